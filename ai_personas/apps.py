@@ -1,0 +1,5 @@
+from django.apps import AppConfig
+
+
+class AiPersonasConfig(AppConfig):
+    name = "ai_personas"

@@ -1,0 +1,5 @@
+from django.apps import AppConfig
+
+
+class ChannelsWaConfig(AppConfig):
+    name = "channels_wa"

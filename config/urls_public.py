@@ -1,0 +1,11 @@
+from django.urls import path
+from django.views.generic import TemplateView
+
+from core.admin import platform_site
+from core.views import health
+
+urlpatterns = [
+    path("", TemplateView.as_view(template_name="public/home.html"), name="public-home"),
+    path("admin/", platform_site.urls),
+    path("health", health, name="health"),
+]

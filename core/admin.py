@@ -1,0 +1,40 @@
+"""Two admin sites: the platform console on the public host (superadmins only) and each company's
+own admin on its host (owners and admins only). Later apps register their models on `tenant_site`."""
+
+from django.contrib import admin
+from django.db import connection
+
+from accounts.forms import AdminLoginForm
+
+
+class PlatformAdminSite(admin.AdminSite):
+    site_header = "OmniDesk operator console"
+    site_title = "OmniDesk operators"
+    index_title = "Platform"
+    login_form = AdminLoginForm
+
+    def has_permission(self, request) -> bool:
+        user = request.user
+        return connection.schema_name == "public" and user.is_active and user.is_superuser
+
+
+class TenantAdminSite(admin.AdminSite):
+    site_header = "OmniDesk company admin"
+    site_title = "OmniDesk admin"
+    index_title = "Company settings"
+    login_form = AdminLoginForm
+
+    def has_permission(self, request) -> bool:
+        user = request.user
+        return connection.schema_name != "public" and user.is_active and user.is_company_admin
+
+    def each_context(self, request):
+        context = super().each_context(request)
+        tenant = getattr(request, "tenant", None)
+        if tenant is not None:
+            context["site_header"] = f"{tenant.name} · OmniDesk admin"
+        return context
+
+
+platform_site = PlatformAdminSite(name="platform_admin")
+tenant_site = TenantAdminSite(name="tenant_admin")

@@ -1,0 +1,75 @@
+"""A token bucket kept in Redis, so every process (web, workers, campaign dispatchers) shares it.
+
+The bucket refills continuously at `rate_per_s` up to `capacity`. The whole check-and-take runs as
+one Lua script, atomic in Redis, with Redis' own clock so that process clocks do not matter.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from core.redis import get_redis
+
+_TOKEN_BUCKET_LUA = """
+local key = KEYS[1]
+local capacity = tonumber(ARGV[1])
+local rate = tonumber(ARGV[2])
+local cost = tonumber(ARGV[3])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local state = redis.call('HMGET', key, 'tokens', 'ts')
+local tokens = tonumber(state[1])
+local ts = tonumber(state[2])
+if tokens == nil then
+  tokens = capacity
+  ts = now
+end
+tokens = math.min(capacity, tokens + math.max(0, now - ts) * rate)
+local allowed = 0
+if tokens >= cost then
+  tokens = tokens - cost
+  allowed = 1
+end
+redis.call('HSET', key, 'tokens', tostring(tokens), 'ts', tostring(now))
+redis.call('PEXPIRE', key, math.ceil((capacity / rate) * 1000) + 1000)
+return {allowed, tostring(tokens)}
+"""
+
+
+@dataclass(frozen=True)
+class RateDecision:
+    is_allowed: bool
+    remaining: int
+    limit: int
+    retry_after_s: float
+    reset_after_s: float
+
+
+class TokenBucket:
+    """`capacity` tokens, refilled at `rate_per_s`. Keys are namespaced by the caller (schema, key id)."""
+
+    def __init__(self, key: str, *, capacity: float, rate_per_s: float):
+        if capacity <= 0 or rate_per_s <= 0:
+            raise ValueError("capacity and rate_per_s must be positive")
+        self.key = f"ratelimit:{key}"
+        self.capacity = capacity
+        self.rate_per_s = rate_per_s
+
+    def take(self, cost: float = 1) -> RateDecision:
+        client = get_redis()
+        script = client.register_script(_TOKEN_BUCKET_LUA)
+        allowed, tokens_text = script(keys=[self.key], args=[self.capacity, self.rate_per_s, cost])
+        tokens = float(tokens_text)
+        missing = max(0.0, cost - tokens)
+        return RateDecision(
+            is_allowed=bool(int(allowed)),
+            remaining=int(math.floor(tokens)),
+            limit=int(self.capacity),
+            retry_after_s=0.0 if int(allowed) else missing / self.rate_per_s,
+            reset_after_s=(self.capacity - tokens) / self.rate_per_s,
+        )
+
+    @classmethod
+    def per_minute(cls, key: str, requests_per_minute: int) -> TokenBucket:
+        return cls(key, capacity=requests_per_minute, rate_per_s=requests_per_minute / 60)

@@ -1,0 +1,58 @@
+"""Typed realtime events sent to WebSocket groups after the transaction commits.
+
+Every event type is declared here with the payload keys it must carry; services call
+`broadcast_on_commit` and never talk to the channel layer or Celery for this themselves.
+Group names always carry the tenant schema (see `company_group`, `user_group`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import connection, transaction
+
+EVENT_TYPES: dict[str, frozenset[str]] = {
+    "message.created": frozenset({"id", "conversation_id", "direction", "status"}),
+    "message.updated": frozenset({"id", "conversation_id", "status"}),
+    "conversation.created": frozenset({"id", "contact_id", "status"}),
+    "conversation.updated": frozenset({"id", "status"}),
+    "campaign.progress": frozenset({"id", "status", "sent", "total"}),
+    "channel.status": frozenset({"id", "status"}),
+}
+
+
+class UnknownEventType(ValueError):
+    pass
+
+
+def company_group(schema_name: str) -> str:
+    return f"{schema_name}.company"
+
+
+def user_group(schema_name: str, user_id: int) -> str:
+    return f"{schema_name}.user.{user_id}"
+
+
+def validate_event(event_type: str, payload: dict[str, Any]) -> None:
+    required = EVENT_TYPES.get(event_type)
+    if required is None:
+        raise UnknownEventType(f"unknown realtime event type {event_type!r}")
+    missing = required - payload.keys()
+    if missing:
+        raise ValueError(f"{event_type} payload misses {sorted(missing)}")
+
+
+def send_now(event_type: str, payload: dict[str, Any], groups: list[str]) -> None:
+    layer = get_channel_layer()
+    message = {"type": "realtime.event", "event": event_type, "payload": payload}
+    for group in groups:
+        async_to_sync(layer.group_send)(group, message)
+
+
+def broadcast_on_commit(event_type: str, payload: dict[str, Any], groups: list[str] | None = None) -> None:
+    """Queue an event for the groups (default: the current company) once the transaction commits."""
+    validate_event(event_type, payload)
+    targets = groups if groups is not None else [company_group(connection.schema_name)]
+    transaction.on_commit(lambda: send_now(event_type, payload, targets))

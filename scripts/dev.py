@@ -1,0 +1,183 @@
+"""`make run` and `make test`: bring up the embedded defaults, prepare the database, then either
+supervise web + worker + beat or run the test suite.
+
+Usage: python scripts/dev.py run | test [pytest args...] | services
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.chdir(ROOT)
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+from config import embedded  # noqa: E402
+
+BIN = Path(sys.executable).parent
+
+
+def log(message: str) -> None:
+    print(f"[omnidesk] {message}", flush=True)
+
+
+def describe(url: str) -> str:
+    """A URL without its password, for the banner."""
+    from urllib.parse import urlparse
+
+    parsed = urlparse(url)
+    if parsed.password:
+        url = url.replace(f":{parsed.password}@", ":***@")
+    return url
+
+
+def services() -> None:
+    embedded.apply_defaults()
+    log(f"database: {describe(os.environ['DATABASE_URL'])}")
+    log(f"redis:    {describe(os.environ['REDIS_URL'])}")
+
+
+def manage(*args: str) -> None:
+    subprocess.run([sys.executable, "manage.py", *args], check=True)
+
+
+def prepare() -> None:
+    services()
+    log("migrating the public schema and every company schema…")
+    manage("migrate_schemas", "--verbosity", "0")
+    log("seeding the demo (idempotent)…")
+    manage("seed_demo")
+    manage("collectstatic", "--noinput", "--verbosity", "0")
+
+
+def banner(port: str) -> None:
+    from tenants.demo import demo_logins
+
+    base = os.environ.get("BASE_DOMAIN", "localhost")
+    lines = ["", "OmniDesk is running. Press Ctrl-C to stop everything.", ""]
+    lines.append(f"  Operator console:  http://{base}:{port}/admin/")
+    lines.append(f"  Demo dashboard:    http://demo.{base}:{port}/")
+    lines.append(f"  Second company:    http://acme.{base}:{port}/")
+    lines.append(f"  API docs:          http://demo.{base}:{port}/api/docs/")
+    lines.append(f"  Health:            http://demo.{base}:{port}/health")
+    lines.append("")
+    lines.append("  Logins (host, email, password):")
+    lines.extend(f"    {host:<18} {email:<22} {password}" for host, email, password in demo_logins(base))
+    lines.append("")
+    print("\n".join(lines), flush=True)
+
+
+class Supervisor:
+    """Runs the processes together; Ctrl-C or one of them dying stops them all, and says which."""
+
+    def __init__(self, commands: dict[str, list[str]]):
+        self.commands = commands
+        self.procs: dict[str, subprocess.Popen] = {}
+        self.stopping = False
+
+    def start(self) -> None:
+        for name, command in self.commands.items():
+            # Own session: Ctrl-C reaches only us, and we stop the children in order.
+            self.procs[name] = subprocess.Popen(command, start_new_session=True)
+            log(f"started {name} (pid {self.procs[name].pid})")
+
+    def stop(self) -> None:
+        self.stopping = True
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 15
+        for name, proc in self.procs.items():
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                log(f"{name} did not stop in time; killing it")
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        log("all processes stopped")
+
+    def watch(self) -> int:
+        def on_signal(signum, frame):
+            raise KeyboardInterrupt
+
+        signal.signal(signal.SIGTERM, on_signal)
+        try:
+            while True:
+                for name, proc in self.procs.items():
+                    code = proc.poll()
+                    if code is not None:
+                        log(f"{name} died (exit code {code}); stopping the others")
+                        self.stop()
+                        return 1
+                time.sleep(0.5)
+        except KeyboardInterrupt:
+            log("stopping…")
+            self.stop()
+            return 0
+
+
+def run() -> int:
+    prepare()
+    port = os.environ.get("PORT", "8000")
+    supervisor = Supervisor(
+        {
+            "web": [
+                str(BIN / "daphne"),
+                "-b",
+                os.environ.get("BIND", "0.0.0.0"),
+                "-p",
+                port,
+                "config.asgi:application",
+            ],
+            "worker": [
+                str(BIN / "celery"),
+                "-A",
+                "config",
+                "worker",
+                "--loglevel",
+                "INFO",
+                "--concurrency",
+                os.environ.get("WORKER_CONCURRENCY", "2"),
+            ],
+            "beat": [str(BIN / "celery"), "-A", "config", "beat", "--loglevel", "INFO"],
+        }
+    )
+    try:
+        supervisor.start()
+        deadline = time.monotonic() + 30
+        while not embedded._port_answers("127.0.0.1", int(port)) and time.monotonic() < deadline:
+            time.sleep(0.3)
+        time.sleep(1.5)  # let the worker finish its start-up chatter so the banner is the last thing shown
+        banner(port)
+    except BaseException:
+        supervisor.stop()
+        raise
+    return supervisor.watch()
+
+
+def test(args: list[str]) -> int:
+    services()
+    return subprocess.call([sys.executable, "-m", "pytest", *args])
+
+
+def main() -> int:
+    command = sys.argv[1] if len(sys.argv) > 1 else "run"
+    if command == "run":
+        return run()
+    if command == "test":
+        return test(sys.argv[2:])
+    if command == "services":
+        services()
+        return 0
+    print(__doc__)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,32 @@
+"""The demo companies and logins `make run` seeds and prints (plain data: importable without Django)."""
+
+SUPERADMIN = ("admin@omnidesk.test", "omnidesk-admin")
+COMPANIES = [
+    {
+        "slug": "demo",
+        "name": "Demo Store",
+        "plan": "pro",
+        "owner": ("owner@demo.test", "demo-owner-pass", "Olivia Owner"),
+        "staff": [
+            ("agent@demo.test", "demo-agent-pass", "Andy Agent", "agent"),
+            ("manager@demo.test", "demo-manager-pass", "Mia Manager", "manager"),
+        ],
+    },
+    {
+        "slug": "acme",
+        "name": "Acme Corp",
+        "plan": "free",
+        "owner": ("owner@acme.test", "acme-owner-pass", "Aaron Acme"),
+        "staff": [],
+    },
+]
+
+
+def demo_logins(base_domain: str) -> list[tuple[str, str, str]]:
+    """(host, email, password) rows for the banner `make run` prints."""
+    rows = [(base_domain, *SUPERADMIN)]
+    for spec in COMPANIES:
+        host = f"{spec['slug']}.{base_domain}"
+        rows.append((host, *spec["owner"][:2]))
+        rows.extend((host, email, password) for email, password, *_ in spec["staff"])
+    return rows

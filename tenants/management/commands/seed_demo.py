@@ -1,0 +1,40 @@
+"""Idempotent demo data for `make run`: a superadmin, a demo company with staff, a second company."""
+
+from django.core.management.base import BaseCommand
+from django_tenants.utils import schema_context
+
+from accounts.models import Department, User
+from tenants.demo import COMPANIES, SUPERADMIN
+from tenants.models import Company
+from tenants.services import company_create, tenant_template_ensure
+
+
+class Command(BaseCommand):
+    help = "Create the demo superadmin and companies if they do not exist yet."
+
+    def handle(self, *args, **opts):
+        tenant_template_ensure()
+        email, password = SUPERADMIN
+        if not User.objects.filter(email=email).exists():
+            User.objects.create_superuser(email, password, name="Platform Admin")
+        for spec in COMPANIES:
+            owner_email, owner_password, owner_name = spec["owner"]
+            company = Company.objects.filter(schema_name=spec["slug"]).first()
+            if company is None:
+                company = company_create(
+                    name=spec["name"],
+                    slug=spec["slug"],
+                    plan_code=spec["plan"],
+                    owner_email=owner_email,
+                    owner_password=owner_password,
+                    owner_name=owner_name,
+                )
+            with schema_context(company.schema_name):
+                general = Department.objects.get_or_create(name="General")[0]
+                for staff_email, staff_password, staff_name, role in spec["staff"]:
+                    if not User.objects.filter(email=staff_email).exists():
+                        user = User.objects.create_user(
+                            staff_email, staff_password, name=staff_name, role=role
+                        )
+                        general.members.add(user)
+        self.stdout.write("Demo data ready.")

@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+from django.db import models
+from django_tenants.models import DomainMixin, TenantMixin
+
+from core.fields import EncryptedTextField
+
+
+class Plan(models.Model):
+    code = models.SlugField(unique=True)
+    name = models.CharField(max_length=60)
+    max_channels = models.PositiveIntegerField()
+    max_seats = models.PositiveIntegerField()
+    messages_per_day = models.PositiveIntegerField()
+    api_requests_per_minute = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["max_seats"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Company(TenantMixin):
+    """A tenant: one customer company with its own PostgreSQL schema (schema_name == slug)."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        SUSPENDED = "suspended", "Suspended"
+        TEMPLATE = "template", "Template schema"
+
+    name = models.CharField(max_length=120)
+    slug = models.SlugField(max_length=40, unique=True)
+    plan = models.ForeignKey(Plan, on_delete=models.PROTECT, null=True, blank=True, related_name="companies")
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.ACTIVE, db_index=True)
+    timezone = models.CharField(max_length=64, default="UTC")
+    # Default HMAC secret the company's outbound webhooks are signed with.
+    signing_secret = EncryptedTextField(blank=True, default="")
+    status_changed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    auto_create_schema = True
+    auto_drop_schema = True
+
+    class Meta:
+        verbose_name_plural = "companies"
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_suspended(self) -> bool:
+        return self.status == self.Status.SUSPENDED
+
+    @property
+    def is_public(self) -> bool:
+        return self.schema_name == "public"
+
+
+class Domain(DomainMixin):
+    pass
+
+
+class ChannelRoute(models.Model):
+    """Maps a provider's external id (phone_number_id, page id, Twilio number) to a company's channel,
+    so one platform webhook URL serves every tenant."""
+
+    provider = models.CharField(max_length=32)
+    external_id = models.CharField(max_length=128)
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="channel_routes")
+    channel_id = models.BigIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["provider", "external_id"], name="uniq_channel_route_external_id")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider}:{self.external_id} → {self.company_id}/{self.channel_id}"
