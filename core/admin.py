@@ -5,24 +5,33 @@ from django.contrib import admin
 from django.db import connection
 
 from accounts.forms import AdminLoginForm
+from accounts.services import session_bind_company
 
 
-class PlatformAdminSite(admin.AdminSite):
+class BoundSessionAdminSite(admin.AdminSite):
+    login_form = AdminLoginForm
+
+    def login(self, request, extra_context=None):
+        response = super().login(request, extra_context)
+        if request.method == "POST" and request.user.is_authenticated:
+            session_bind_company(request=request)
+        return response
+
+
+class PlatformAdminSite(BoundSessionAdminSite):
     site_header = "OmniDesk operator console"
     site_title = "OmniDesk operators"
     index_title = "Platform"
-    login_form = AdminLoginForm
 
     def has_permission(self, request) -> bool:
         user = request.user
         return connection.schema_name == "public" and user.is_active and user.is_superuser
 
 
-class TenantAdminSite(admin.AdminSite):
+class TenantAdminSite(BoundSessionAdminSite):
     site_header = "OmniDesk company admin"
     site_title = "OmniDesk admin"
     index_title = "Company settings"
-    login_form = AdminLoginForm
 
     def has_permission(self, request) -> bool:
         user = request.user

@@ -151,7 +151,7 @@ def run() -> int:
     try:
         supervisor.start()
         deadline = time.monotonic() + 30
-        while not embedded._port_answers("127.0.0.1", int(port)) and time.monotonic() < deadline:
+        while not embedded.port_answers("127.0.0.1", int(port)) and time.monotonic() < deadline:
             time.sleep(0.3)
         time.sleep(1.5)  # let the worker finish its start-up chatter so the banner is the last thing shown
         banner(port)

@@ -6,7 +6,7 @@ import secrets
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
-from django_tenants.utils import schema_context, schema_exists
+from django_tenants.utils import get_public_schema_name, schema_context, schema_exists
 
 from accounts.services import department_create, user_create
 from core.errors import NotFound, ValidationFailed
@@ -77,7 +77,28 @@ def company_create(
     timezone_name: str = "UTC",
 ) -> Company:
     """Provision a company: its schema (cloned from the template), domain, owner and defaults."""
-    slug = slug.strip().lower()
+    with schema_context(get_public_schema_name()):
+        return _company_provision(
+            name=name,
+            slug=slug.strip().lower(),
+            owner_email=owner_email,
+            owner_password=owner_password,
+            owner_name=owner_name,
+            plan_code=plan_code,
+            timezone_name=timezone_name,
+        )
+
+
+def _company_provision(
+    *,
+    name: str,
+    slug: str,
+    owner_email: str,
+    owner_password: str | None,
+    owner_name: str,
+    plan_code: str,
+    timezone_name: str,
+) -> Company:
     company_validate_new(slug=slug, owner_email=owner_email)
     plan = Plan.objects.filter(code=plan_code).first()
     if plan is None:
@@ -110,7 +131,8 @@ def company_set_status(*, company: Company, status: str) -> Company:
     if company.status != status:
         company.status = status
         company.status_changed_at = timezone.now()
-        company.save(update_fields=["status", "status_changed_at"])
+        with schema_context(get_public_schema_name()):
+            company.save(update_fields=["status", "status_changed_at"])
     return company
 
 

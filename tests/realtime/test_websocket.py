@@ -1,0 +1,140 @@
+"""The `/ws/` endpoint against a real channel layer on Redis, with sessions in real tenant schemas."""
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.testing import WebsocketCommunicator
+from django.conf import settings
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+from django.contrib.sessions.backends.db import SessionStore
+from django_tenants.utils import schema_context
+
+from accounts.models import User
+from accounts.services import SESSION_SCHEMA_KEY
+from config.asgi import application
+from core.consumers import CLOSE_FORBIDDEN, CLOSE_NOT_AUTHENTICATED, CLOSE_SUSPENDED, CLOSE_UNKNOWN_COMPANY
+from core.realtime import broadcast_on_commit, company_group, send_now
+
+
+@pytest.fixture
+def alpha_session(committed_db):
+    with schema_context("alpha"):
+        user = User.objects.get(email="owner@alpha.test")
+        store = SessionStore()
+        store[SESSION_KEY] = str(user.pk)
+        store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+        store[HASH_SESSION_KEY] = user.get_session_auth_hash()
+        store[SESSION_SCHEMA_KEY] = "alpha"
+        store.create()
+    yield store.session_key
+    with schema_context("alpha"):
+        SessionStore(store.session_key).delete()
+
+
+def connect(host: str, session_key: str | None = None, origin: str | None = None):
+    headers = [(b"host", host.encode())]
+    if session_key:
+        headers.append((b"cookie", f"{settings.SESSION_COOKIE_NAME}={session_key}".encode()))
+    if origin:
+        headers.append((b"origin", origin.encode()))
+
+    async def run():
+        communicator = WebsocketCommunicator(application, "/ws/", headers=headers)
+        connected, _ = await communicator.connect()
+        assert connected
+        first = await communicator.receive_output(timeout=5)
+        return communicator, first
+
+    return async_to_sync(run)()
+
+
+def close_code(first_message) -> int | None:
+    return first_message.get("code") if first_message["type"] == "websocket.close" else None
+
+
+def test_staff_user_connects_and_receives_company_events(alpha_session):
+    async def scenario():
+        communicator = WebsocketCommunicator(
+            application,
+            "/ws/",
+            headers=[
+                (b"host", b"alpha.localhost"),
+                (b"origin", b"http://alpha.localhost:8000"),
+                (b"cookie", f"{settings.SESSION_COOKIE_NAME}={alpha_session}".encode()),
+            ],
+        )
+        connected, _ = await communicator.connect()
+        assert connected
+        hello = await communicator.receive_json_from(timeout=5)
+        assert hello["type"] == "hello" and hello["payload"]["company"] == "alpha"
+
+        await communicator.send_json_to({"type": "ping"})
+        assert (await communicator.receive_json_from(timeout=5)) == {"type": "pong"}
+
+        from channels.db import database_sync_to_async
+
+        await database_sync_to_async(send_now)(
+            "conversation.updated", {"id": 7, "status": "resolved"}, [company_group("alpha")]
+        )
+        event = await communicator.receive_json_from(timeout=5)
+        assert event == {"type": "conversation.updated", "payload": {"id": 7, "status": "resolved"}}
+
+        # another company's events never reach this socket
+        await database_sync_to_async(send_now)(
+            "conversation.updated", {"id": 8, "status": "open"}, [company_group("beta")]
+        )
+        assert await communicator.receive_nothing(timeout=0.5)
+        await communicator.disconnect()
+
+    async_to_sync(scenario)()
+
+
+def test_session_of_company_a_is_refused_on_company_b_host(alpha_session):
+    communicator, first = connect("beta.localhost", alpha_session)
+    assert close_code(first) == CLOSE_NOT_AUTHENTICATED
+
+
+def test_anonymous_socket_is_closed_with_a_reason(committed_db):
+    _, first = connect("alpha.localhost")
+    assert close_code(first) == CLOSE_NOT_AUTHENTICATED
+
+
+def test_unknown_host_and_platform_host_are_refused(alpha_session):
+    assert close_code(connect("nobody.localhost", alpha_session)[1]) == CLOSE_UNKNOWN_COMPANY
+    assert close_code(connect("localhost", alpha_session)[1]) == CLOSE_UNKNOWN_COMPANY
+
+
+def test_cross_site_origin_is_refused(alpha_session):
+    _, first = connect("alpha.localhost", alpha_session, origin="http://evil.example")
+    assert close_code(first) == CLOSE_FORBIDDEN
+
+
+def test_suspended_company_socket_is_closed(alpha_session):
+    from tenants.models import Company
+
+    Company.objects.filter(schema_name="alpha").update(status="suspended")
+    try:
+        _, first = connect("alpha.localhost", alpha_session)
+        assert close_code(first) == CLOSE_SUSPENDED
+    finally:
+        Company.objects.filter(schema_name="alpha").update(status="active")
+
+
+def test_broadcast_on_commit_sends_only_after_commit(alpha, django_capture_on_commit_callbacks):
+    from tests.helpers import capture_realtime_events
+
+    with capture_realtime_events() as sent:
+        with django_capture_on_commit_callbacks(execute=False) as callbacks:
+            broadcast_on_commit(
+                "message.created",
+                {"id": 1, "conversation_id": 2, "direction": "inbound", "status": "received"},
+            )
+        assert sent == []
+        for callback in callbacks:
+            callback()
+    assert sent == [
+        (
+            "message.created",
+            {"id": 1, "conversation_id": 2, "direction": "inbound", "status": "received"},
+            ["public.company"],
+        )
+    ]
