@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, unquote, urlparse
 from config import embedded
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-TESTING = "pytest" in sys.modules
+TESTING = "pytest" in sys.modules or os.environ.get("OMNIDESK_TESTING") == "1"
 
 
 def env(name: str, default: str = "") -> str:

@@ -163,6 +163,8 @@ def run() -> int:
 
 def test(args: list[str]) -> int:
     services()
+    # One test database per run, so parallel runs on one machine never share it.
+    os.environ.setdefault("DATABASE_TEST_NAME", f"test_omnidesk_{os.getpid()}")
     return subprocess.call([sys.executable, "-m", "pytest", *args])
 
 

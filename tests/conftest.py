@@ -25,6 +25,7 @@ def django_db_setup(django_db_setup, django_db_blocker):
     from accounts.models import User
     from tenants.services import company_create
 
+    _assert_test_database()
     with django_db_blocker.unblock():
         for slug, name in (("alpha", "Alpha Ltd"), ("beta", "Beta Inc")):
             company_create(
@@ -38,6 +39,13 @@ def django_db_setup(django_db_setup, django_db_blocker):
         with schema_context("public"):
             User.objects.create_superuser("root@platform.test", helpers.PASSWORD, name="Root")
     yield
+
+
+def _assert_test_database() -> None:
+    # pytest-django creates the test database only when a collected test asks for `db`; never write
+    # the session's companies into the development database.
+    name = connection.settings_dict["NAME"]
+    assert name.startswith("test_"), f"refusing to use non-test database {name!r}: select a `db` test too"
 
 
 def _tenant(slug: str) -> TenantFixture:
