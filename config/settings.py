@@ -60,8 +60,6 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS") or [
     f"http://{BASE_DOMAIN}:8000",
     f"https://*.{BASE_DOMAIN}",
 ]
-PUBLIC_URL_SCHEME = env("PUBLIC_URL_SCHEME", "http")
-PUBLIC_PORT = env("PUBLIC_PORT", "8000")
 
 DATABASE_URL = env("DATABASE_URL") or embedded.database_url()
 REDIS_URL = env("REDIS_URL") or embedded.redis_url()
@@ -106,7 +104,6 @@ TENANT_DOMAIN_MODEL = "tenants.Domain"
 # New companies are cloned from this always-migrated schema instead of running every migration.
 TENANT_BASE_SCHEMA = "tenant_template"
 TENANT_CREATION_FAKES_MIGRATIONS = True
-TENANT_MULTIPROCESSING_MAX_PROCESSES = int(env("TENANT_MIGRATION_PROCESSES", "2"))
 PUBLIC_SCHEMA_URLCONF = "config.urls_public"
 ROOT_URLCONF = "config.urls_tenant"
 
