@@ -78,6 +78,7 @@ SHARED_APPS = [
     "django.contrib.messages",
     "django.contrib.admin",
     "django.contrib.staticfiles",
+    "django.contrib.postgres",
     "channels",
     "rest_framework",
     "drf_spectacular",
@@ -163,6 +164,7 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT.mkdir(exist_ok=True) if os.access(BASE_DIR, os.W_OK) else None
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env("MEDIA_ROOT", str(embedded.DATA_DIR / "media")))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -209,6 +211,18 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = TIME_ZONE
+CELERY_BEAT_SCHEDULE = {
+    "sweep-webhook-events": {"task": "channels_wa.tasks.sweep_webhook_events", "schedule": 60.0},
+    "sweep-queued-messages": {"task": "inbox.tasks.sweep_queued_messages", "schedule": 120.0},
+}
+
+# Providers. One Meta app can serve every company through the platform URL /webhooks/meta/.
+META_GRAPH_API_VERSION = env("META_GRAPH_API_VERSION", "v23.0")
+META_APP_SECRET = env("META_APP_SECRET")
+META_VERIFY_TOKEN = env("META_VERIFY_TOKEN")
+WHATSAPP_SANDBOX_URL = env("WHATSAPP_SANDBOX_URL", "http://127.0.0.1:8025")
+# Where the sandbox calls this app back (it must reach daphne); the company host is kept in the URL.
+WHATSAPP_SANDBOX_WEBHOOK_BASE = env("WHATSAPP_SANDBOX_WEBHOOK_BASE", "http://{host}:8000")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],

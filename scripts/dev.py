@@ -37,6 +37,12 @@ def describe(url: str) -> str:
     return url
 
 
+def redis_database(url: str, number: int) -> str:
+    from urllib.parse import urlparse, urlunparse
+
+    return urlunparse(urlparse(url)._replace(path=f"/{number}"))
+
+
 def services() -> None:
     embedded.apply_defaults()
     log(f"database: {describe(os.environ['DATABASE_URL'])}")
@@ -163,8 +169,10 @@ def run() -> int:
 
 def test(args: list[str]) -> int:
     services()
-    # One test database per run, so parallel runs on one machine never share it.
+    # One test database per run, so parallel runs on one machine never share it, and a Redis database
+    # of its own (flushed by the suite) so counters and locks never leak from a dev run or an earlier test.
     os.environ.setdefault("DATABASE_TEST_NAME", f"test_omnidesk_{os.getpid()}")
+    os.environ["REDIS_URL"] = os.environ.get("REDIS_TEST_URL") or redis_database(os.environ["REDIS_URL"], 15)
     return subprocess.call([sys.executable, "-m", "pytest", *args])
 
 

@@ -79,3 +79,37 @@ class ChannelRoute(models.Model):
 
     def __str__(self) -> str:
         return f"{self.provider}:{self.external_id} → {self.company_id}/{self.channel_id}"
+
+
+class WebhookEvent(models.Model):
+    """Every provider delivery, stored raw before anything else happens, so nothing is ever lost.
+
+    Lives in the public schema: one platform URL serves every company, and a delivery may concern
+    several companies' numbers (or none we know)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        PROCESSED = "processed", "Processed"
+        FAILED = "failed", "Failed"
+        UNROUTED = "unrouted", "No matching channel"
+
+    provider = models.CharField(max_length=32)
+    company = models.ForeignKey(
+        Company, null=True, blank=True, on_delete=models.SET_NULL, related_name="webhook_events"
+    )
+    channel_id = models.BigIntegerField(null=True, blank=True, help_text="Set when received on a channel URL")
+    body = models.TextField()
+    headers = models.JSONField(default=dict)
+    body_sha256 = models.CharField(max_length=64, unique=True)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING)
+    error = models.TextField(blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+        indexes = [models.Index(fields=["status", "received_at"], name="webhook_event_pending_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.provider} event {self.pk} ({self.status})"

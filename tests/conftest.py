@@ -26,6 +26,7 @@ def django_db_setup(django_db_setup, django_db_blocker):
     from tenants.services import company_create
 
     _assert_test_database()
+    _flush_test_redis()
     with django_db_blocker.unblock():
         for slug, name in (("alpha", "Alpha Ltd"), ("beta", "Beta Inc")):
             company_create(
@@ -46,6 +47,17 @@ def _assert_test_database() -> None:
     # the session's companies into the development database.
     name = connection.settings_dict["NAME"]
     assert name.startswith("test_"), f"refusing to use non-test database {name!r}: select a `db` test too"
+
+
+def _flush_test_redis() -> None:
+    from django.conf import settings
+
+    from core.redis import get_redis
+
+    client = get_redis()
+    number = client.connection_pool.connection_kwargs.get("db", 0)
+    assert number != 0, f"refusing to flush Redis database 0 ({settings.REDIS_URL}): use `make test`"
+    client.flushdb()
 
 
 def _tenant(slug: str) -> TenantFixture:

@@ -227,3 +227,6 @@ class Provider(abc.ABC):
 
     def sync_templates(self) -> list[TemplateInfo]:
         return []
+
+    def close(self) -> None:  # noqa: B027 - optional hook, most providers hold nothing
+        """Release connections the provider holds."""

@@ -1,0 +1,212 @@
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+
+import httpx
+import phonenumbers
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+from django_tenants.utils import get_public_schema_name, schema_context
+
+from channels_wa.models import Channel, Template
+from channels_wa.providers.registry import PROVIDERS, ROUTE_KIND, provider_for
+from core.errors import BusinessRuleViolation, Conflict, ValidationFailed
+from core.realtime import broadcast_on_commit
+from tenants.models import ChannelRoute, Company, WebhookEvent
+
+logger = logging.getLogger(__name__)
+
+# Headers kept with a stored delivery (never cookies or auth).
+KEPT_HEADERS = ("content-type", "user-agent", "x-hub-signature-256", "x-forwarded-for", "x-request-id")
+
+
+def phone_normalize(raw: str) -> str:
+    """E.164 or a ValidationFailed that says why."""
+    try:
+        number = phonenumbers.parse(raw if raw.startswith("+") else f"+{raw}", None)
+    except phonenumbers.NumberParseException as exc:
+        raise ValidationFailed(
+            f"{raw!r} is not a phone number.", code="invalid_phone", details={"phone": raw}
+        ) from exc
+    if not phonenumbers.is_possible_number(number):
+        raise ValidationFailed(
+            f"{raw!r} is not a possible phone number.", code="invalid_phone", details={"phone": raw}
+        )
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def current_company() -> Company:
+    return Company.objects.get(schema_name=connection.schema_name)
+
+
+def channel_create(
+    *,
+    provider: str,
+    name: str,
+    external_id: str,
+    phone_number: str = "",
+    account_id: str = "",
+    access_token: str = "",
+    app_secret: str = "",
+    verify_token: str = "",
+    api_base_url: str = "",
+    api_version: str = "",
+    rate_per_s: int = 80,
+    default_department_id: int | None = None,
+) -> Channel:
+    """Connect a number for the current company and route its provider id to it."""
+    if provider not in PROVIDERS:
+        raise ValidationFailed(
+            f"Unknown provider {provider!r}.",
+            code="unknown_provider",
+            details={"provider": provider, "known": sorted(PROVIDERS)},
+        )
+    company = current_company()
+    plan_limit = company.plan.max_channels if company.plan else None
+    if plan_limit is not None and Channel.objects.count() >= plan_limit:
+        raise BusinessRuleViolation(
+            f"The {company.plan.name} plan allows {plan_limit} channel(s); remove one or upgrade the plan.",
+            code="plan_limit_reached",
+            details={"max_channels": plan_limit},
+        )
+    route_kind = ROUTE_KIND.get(provider, provider)
+    if ChannelRoute.objects.filter(provider=route_kind, external_id=external_id).exists():
+        raise Conflict(
+            "This number is already connected to OmniDesk.",
+            code="channel_taken",
+            details={"external_id": external_id},
+        )
+    with transaction.atomic():
+        channel = Channel.objects.create(
+            provider=provider,
+            name=name,
+            external_id=external_id,
+            phone_number=phone_normalize(phone_number) if phone_number else "",
+            account_id=account_id,
+            access_token=access_token,
+            app_secret=app_secret,
+            verify_token=verify_token or secrets.token_urlsafe(24),
+            api_base_url=api_base_url,
+            api_version=api_version,
+            rate_per_s=rate_per_s,
+            default_department_id=default_department_id,
+        )
+        try:
+            with transaction.atomic():
+                ChannelRoute.objects.create(
+                    provider=route_kind, external_id=external_id, company=company, channel_id=channel.id
+                )
+        except IntegrityError as exc:
+            raise Conflict(
+                "This number is already connected to OmniDesk.",
+                code="channel_taken",
+                details={"external_id": external_id},
+            ) from exc
+    if provider == "sandbox":
+        transaction.on_commit(lambda: sandbox_register(channel=channel))
+    return channel
+
+
+def channel_delete(*, channel: Channel) -> None:
+    with transaction.atomic():
+        ChannelRoute.objects.filter(
+            company__schema_name=connection.schema_name, channel_id=channel.id
+        ).delete()
+        channel.delete()
+
+
+def channel_set_status(*, channel: Channel, status: str, error: str = "") -> Channel:
+    if status not in Channel.Status.values:
+        raise ValidationFailed(f"Unknown channel status {status!r}.")
+    changed = channel.status != status or channel.last_error != error
+    channel.status, channel.last_error = status, error
+    if changed:
+        channel.status_changed_at = timezone.now()
+        channel.save(update_fields=["status", "last_error", "status_changed_at"])
+        broadcast_on_commit("channel.status", {"id": channel.id, "status": status, "error": error})
+    return channel
+
+
+def channel_webhook_url(*, channel: Channel) -> str:
+    domain = current_company().get_primary_domain().domain
+    base = settings.WHATSAPP_SANDBOX_WEBHOOK_BASE.format(host=domain)
+    return f"{base}/webhooks/whatsapp/{channel.uuid}/"
+
+
+def sandbox_register(*, channel: Channel) -> None:
+    """Tell the sandbox about this number: its token, app secret and where to call us back."""
+    base = channel.api_base_url or settings.WHATSAPP_SANDBOX_URL
+    body = {
+        "display_phone_number": channel.phone_number,
+        "waba_id": channel.account_id,
+        "access_token": channel.access_token,
+        "app_secret": channel.app_secret,
+        "webhook_url": channel_webhook_url(channel=channel),
+        "throughput_per_s": channel.rate_per_s,
+    }
+    try:
+        response = httpx.put(f"{base}/_sandbox/numbers/{channel.external_id}", json=body, timeout=5)
+        response.raise_for_status()
+    except httpx.HTTPError as exc:
+        channel_set_status(
+            channel=channel,
+            status=Channel.Status.ERROR,
+            error=f"The WhatsApp sandbox at {base} did not answer ({type(exc).__name__}).",
+        )
+        return
+    channel_set_status(channel=channel, status=Channel.Status.CONNECTED)
+
+
+def template_sync(*, channel: Channel) -> int:
+    """Pull the account's templates; templates gone from the provider are removed."""
+    infos = provider_for(channel).sync_templates()
+    seen = []
+    with transaction.atomic():
+        for info in infos:
+            template, _ = Template.objects.update_or_create(
+                channel=channel,
+                name=info.name,
+                language=info.language,
+                defaults={
+                    "category": info.category,
+                    "status": info.status,
+                    "components": info.components,
+                    "variable_count": info.variable_count,
+                    "provider_template_id": info.provider_template_id,
+                },
+            )
+            seen.append(template.id)
+        Template.objects.filter(channel=channel).exclude(id__in=seen).delete()
+    return len(seen)
+
+
+def webhook_event_store(
+    *,
+    provider: str,
+    body: bytes,
+    headers: dict[str, str],
+    company: Company | None = None,
+    channel_id: int | None = None,
+) -> tuple[WebhookEvent, bool]:
+    """Store a delivery before anything else; the same bytes delivered again are a no-op."""
+    from channels_wa.tasks import process_webhook_event
+
+    digest = hashlib.sha256(provider.encode() + b"\0" + body).hexdigest()
+    kept = {name: value for name, value in headers.items() if name.lower() in KEPT_HEADERS}
+    with schema_context(get_public_schema_name()):
+        event, created = WebhookEvent.objects.get_or_create(
+            body_sha256=digest,
+            defaults={
+                "provider": provider,
+                "body": body.decode("utf-8", errors="replace"),
+                "headers": kept,
+                "company": company,
+                "channel_id": channel_id,
+            },
+        )
+    if created:
+        transaction.on_commit(lambda: process_webhook_event.delay(event.id))
+    return event, created

@@ -1,0 +1,434 @@
+"""Everything that changes the inbox. Every channel calls these, whatever its provider."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from channels_wa.models import Channel
+from channels_wa.providers import base
+from channels_wa.providers.base import InboundMessage, ProviderError, StatusUpdate
+from core.errors import BusinessRuleViolation, ValidationFailed
+from inbox.events import emit_conversation, emit_message
+from inbox.models import Contact, Conversation, Label, Message, Note, PendingStatus
+
+WINDOW = timedelta(hours=24)
+MAX_TEXT_LENGTH = 4096
+PREVIEW_LENGTH = 160
+# Kinds that may be sent outside the 24-hour customer service window.
+ALWAYS_ALLOWED_KINDS = frozenset({base.TEMPLATE})
+STATUS_RANK = {"queued": 0, "sending": 0, "sent": 1, "delivered": 2, "read": 3}
+
+
+def _preview(message: Message) -> str:
+    text = message.body or f"[{message.kind}]"
+    return text[:PREVIEW_LENGTH]
+
+
+def contact_upsert_whatsapp(*, whatsapp_id: str, phone: str, profile_name: str = "") -> Contact:
+    contact = Contact.objects.filter(whatsapp_id=whatsapp_id).first()
+    if contact is None and phone:
+        contact = Contact.objects.filter(phone=phone, whatsapp_id="").first()
+    if contact is None:
+        try:
+            with transaction.atomic():
+                return Contact.objects.create(whatsapp_id=whatsapp_id, phone=phone, profile_name=profile_name)
+        except IntegrityError:  # created concurrently by another worker
+            contact = Contact.objects.get(whatsapp_id=whatsapp_id)
+    changed = []
+    if profile_name and contact.profile_name != profile_name:
+        contact.profile_name = profile_name
+        changed.append("profile_name")
+    if not contact.whatsapp_id:
+        contact.whatsapp_id = whatsapp_id
+        changed.append("whatsapp_id")
+    if phone and not contact.phone:
+        contact.phone = phone
+        changed.append("phone")
+    if changed:
+        contact.save(update_fields=[*changed, "updated_at"])
+    return contact
+
+
+def _conversation_for_inbound(*, contact: Contact, channel: Channel) -> tuple[Conversation, bool]:
+    """The contact's active conversation on this channel, a resolved one reopened, or a new one."""
+    active = (
+        Conversation.objects.select_for_update()
+        .filter(contact=contact, channel=channel)
+        .exclude(status=Conversation.Status.RESOLVED)
+        .first()
+    )
+    if active is not None:
+        return active, False
+    latest = (
+        Conversation.objects.select_for_update()
+        .filter(contact=contact, channel=channel)
+        .order_by("-last_message_at", "-id")
+        .first()
+    )
+    if latest is not None:
+        latest.status = Conversation.Status.OPEN
+        latest.snoozed_until = None
+        return latest, False
+    try:
+        with transaction.atomic():
+            return Conversation.objects.create(
+                contact=contact, channel=channel, department_id=channel.default_department_id
+            ), True
+    except IntegrityError:  # another worker opened it first
+        return Conversation.objects.select_for_update().get(
+            contact=contact, channel=channel, status__in=["open", "pending", "snoozed"]
+        ), False
+
+
+def inbound_message_receive(*, channel: Channel, event: InboundMessage) -> Message | None:
+    """Store a customer's message once; a second delivery of the same provider id changes nothing."""
+    if Message.objects.filter(channel=channel, provider_message_id=event.provider_message_id).exists():
+        return None
+    contact = contact_upsert_whatsapp(
+        whatsapp_id=event.from_id, phone=event.from_phone, profile_name=event.profile_name
+    )
+    with transaction.atomic():
+        conversation, is_new = _conversation_for_inbound(contact=contact, channel=channel)
+        payload = {}
+        if event.location:
+            payload["location"] = {
+                "latitude": event.location.latitude,
+                "longitude": event.location.longitude,
+                "name": event.location.name,
+                "address": event.location.address,
+            }
+        if event.contacts:
+            payload["contacts"] = event.contacts
+        if event.reply_id:
+            payload["reply_id"] = event.reply_id
+        if event.reaction_to:
+            payload["reaction_to"] = event.reaction_to
+        if event.media and (event.media.filename or event.media.caption):
+            payload["media"] = {"filename": event.media.filename, "caption": event.media.caption}
+        if event.errors:
+            payload["errors"] = [{"code": e.code, "title": e.title, "detail": e.detail} for e in event.errors]
+        try:
+            with transaction.atomic():
+                message = Message.objects.create(
+                    conversation=conversation,
+                    channel=channel,
+                    direction=Message.Direction.INBOUND,
+                    kind=event.kind,
+                    body=event.text or (event.media.caption if event.media else ""),
+                    payload=payload,
+                    provider_message_id=event.provider_message_id,
+                    reply_to_provider_id=event.reply_to,
+                    status=Message.Status.RECEIVED,
+                    sender_kind=Message.SenderKind.CONTACT,
+                    raw=dict(event.raw),
+                    media_provider_id=event.media.media_id if event.media else "",
+                    media_mime_type=event.media.mime_type if event.media else "",
+                    media_sha256=event.media.sha256 if event.media else "",
+                    provider_timestamp=event.timestamp,
+                )
+        except IntegrityError:  # the same message, stored meanwhile from another delivery
+            return None
+        received_at = max(event.timestamp, conversation.last_inbound_at or event.timestamp)
+        conversation.last_inbound_at = received_at
+        conversation.window_expires_at = received_at + WINDOW
+        conversation.last_message_at = message.created_at
+        conversation.last_message_preview = _preview(message)
+        if conversation.status == Conversation.Status.SNOOZED:
+            conversation.status, conversation.snoozed_until = Conversation.Status.OPEN, None
+        conversation.unread_count = F("unread_count") + 1
+        conversation.save()
+        conversation.refresh_from_db()
+        emit_message("message.created", message)
+        emit_conversation("conversation.created" if is_new else "conversation.updated", conversation)
+        if event.media and event.media.media_id:
+            from channels_wa.tasks import fetch_inbound_media
+
+            transaction.on_commit(lambda: fetch_inbound_media.delay(message.id))
+    return message
+
+
+def _apply_status(message: Message, status: str, occurred_at: datetime, error: ProviderError | None) -> bool:
+    """Move a message's status forward only: read may come before delivered, failed keeps its error."""
+    if message.status == Message.Status.FAILED:
+        return False
+    if status == "failed":
+        if message.status in (Message.Status.DELIVERED, Message.Status.READ):
+            return False
+        message.status, message.failed_at = Message.Status.FAILED, occurred_at
+        if error:
+            message.error_code, message.error_title, message.error_detail = (
+                error.code,
+                error.title,
+                error.detail,
+            )
+        return True
+    if status not in STATUS_RANK or status in ("queued", "sending"):
+        return False
+    stamp_field = f"{status}_at"
+    changed = False
+    if getattr(message, stamp_field) is None:
+        setattr(message, stamp_field, occurred_at)
+        changed = True
+    if STATUS_RANK[status] > STATUS_RANK.get(message.status, 0):
+        message.status = status
+        changed = True
+    return changed
+
+
+def _lock_provider_id(channel_id: int, provider_message_id: str) -> None:
+    """Serialise a send's outcome and the statuses of one provider id: the later commit sees the other."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+            [f"{connection.schema_name}:{channel_id}:{provider_message_id}"],
+        )
+
+
+def message_status_apply(*, channel: Channel, update: StatusUpdate) -> Message | None:
+    with transaction.atomic():
+        _lock_provider_id(channel.id, update.provider_message_id)
+        message = (
+            Message.objects.select_for_update()
+            .filter(channel=channel, provider_message_id=update.provider_message_id)
+            .first()
+        )
+        if message is None:
+            # The status beat the send's own response (or the message is not ours yet): keep it.
+            PendingStatus.objects.create(
+                channel=channel,
+                provider_message_id=update.provider_message_id,
+                status=update.status,
+                error_code=update.error.code if update.error else "",
+                error_title=update.error.title if update.error else "",
+                error_detail=update.error.detail if update.error else "",
+                occurred_at=update.timestamp,
+            )
+            return None
+        if _apply_status(message, update.status, update.timestamp, update.error):
+            message.save()
+            emit_message("message.updated", message)
+    return message
+
+
+def _apply_pending_statuses(message: Message) -> None:
+    pending = list(
+        PendingStatus.objects.filter(
+            channel_id=message.channel_id, provider_message_id=message.provider_message_id
+        ).order_by("occurred_at", "id")
+    )
+    for item in pending:
+        error = (
+            ProviderError(code=item.error_code, title=item.error_title, detail=item.error_detail)
+            if item.error_code
+            else None
+        )
+        _apply_status(message, item.status, item.occurred_at, error)
+    if pending:
+        PendingStatus.objects.filter(id__in=[p.id for p in pending]).delete()
+
+
+def message_send(
+    *,
+    conversation: Conversation,
+    kind: str = base.TEXT,
+    text: str = "",
+    payload: dict | None = None,
+    sender_kind: str = Message.SenderKind.USER,
+    sender_user=None,
+) -> Message:
+    """Queue a reply; it is sent by a worker after commit. Outside the 24-hour window only templates go."""
+    if kind == base.TEXT:
+        if not text.strip():
+            raise ValidationFailed("The message is empty.", code="empty_message")
+        if len(text) > MAX_TEXT_LENGTH:
+            raise ValidationFailed(
+                f"Text messages are limited to {MAX_TEXT_LENGTH} characters.",
+                code="text_too_long",
+                details={"length": len(text), "max": MAX_TEXT_LENGTH},
+            )
+    if kind == base.TEMPLATE and not (payload or {}).get("name"):
+        raise ValidationFailed(
+            "A template message needs the template's name and language.", code="template_required"
+        )
+    now = timezone.now()
+    if kind not in ALWAYS_ALLOWED_KINDS and (
+        conversation.window_expires_at is None or conversation.window_expires_at <= now
+    ):
+        raise BusinessRuleViolation(
+            "The 24-hour customer service window is closed: the customer has not written in the last "
+            "24 hours. Send an approved template instead.",
+            code="window_closed",
+            details={
+                "window_expires_at": conversation.window_expires_at.isoformat()
+                if conversation.window_expires_at
+                else None
+            },
+        )
+    with transaction.atomic():
+        message = Message.objects.create(
+            conversation=conversation,
+            channel_id=conversation.channel_id,
+            direction=Message.Direction.OUTBOUND,
+            kind=kind,
+            body=text,
+            payload=payload or {},
+            status=Message.Status.QUEUED,
+            sender_kind=sender_kind,
+            sender_user=sender_user,
+        )
+        Conversation.objects.filter(pk=conversation.pk).update(
+            last_message_at=message.created_at,
+            last_message_preview=_preview(message),
+            unread_count=0,
+            updated_at=now,
+        )
+        conversation.refresh_from_db()
+        emit_message("message.created", message)
+        emit_conversation("conversation.updated", conversation)
+        from inbox.tasks import deliver_message
+
+        transaction.on_commit(lambda: deliver_message.delay(message.id))
+    return message
+
+
+def _outbound(message: Message) -> base.OutboundMessage:
+    contact = message.conversation.contact
+    payload = message.payload or {}
+    outbound = base.OutboundMessage(
+        to=contact.phone or f"+{contact.whatsapp_id}",
+        kind=message.kind,
+        text=message.body,
+        client_ref=str(message.id),
+        preview_url=bool(payload.get("preview_url")),
+    )
+    if message.kind == base.TEMPLATE:
+        outbound = replace(
+            outbound,
+            template=base.TemplateRef(
+                name=payload["name"],
+                language=payload.get("language", "en"),
+                header_params=list(payload.get("header_params", [])),
+                body_params=list(payload.get("body_params", [])),
+                button_params=[tuple(b) for b in payload.get("button_params", [])],
+            ),
+        )
+    elif message.kind in base.MEDIA_KINDS:
+        outbound = replace(
+            outbound,
+            media=base.MediaRef(
+                link=payload.get("link", ""),
+                media_id=message.media_provider_id,
+                caption=message.body,
+                filename=payload.get("filename", ""),
+            ),
+        )
+    elif message.kind == base.REACTION:
+        outbound = replace(outbound, reaction_to=payload.get("reaction_to", ""))
+    return outbound
+
+
+class DeliveryOutcome:
+    SENT, FAILED, RETRY, SKIPPED = "sent", "failed", "retry", "skipped"
+
+
+def message_deliver(*, message_id: int, is_last_attempt: bool = False) -> tuple[str, ProviderError | None]:
+    """Hand one queued message to its provider. Claiming the row first means that two workers (or a
+    redelivered task) can never both send it."""
+    from channels_wa.providers.registry import provider_for
+
+    claimed = Message.objects.filter(pk=message_id, status=Message.Status.QUEUED).update(
+        status=Message.Status.SENDING, send_attempts=F("send_attempts") + 1
+    )
+    if not claimed:
+        return DeliveryOutcome.SKIPPED, None
+    message = Message.objects.select_related("conversation__contact", "channel").get(pk=message_id)
+    provider = provider_for(message.channel)
+    try:
+        result = provider.send(_outbound(message))
+    finally:
+        provider.close()
+    with transaction.atomic():
+        if result.is_ok:
+            _lock_provider_id(message.channel_id, result.provider_message_id)
+        message = Message.objects.select_for_update().get(pk=message_id)
+        if result.is_ok:
+            message.status, message.provider_message_id = Message.Status.SENT, result.provider_message_id
+            message.sent_at = message.sent_at or timezone.now()
+            _apply_pending_statuses(message)
+            outcome = DeliveryOutcome.SENT
+        elif result.error.is_transient and not is_last_attempt:
+            message.status = Message.Status.QUEUED
+            message.error_code, message.error_title = result.error.code, result.error.title
+            message.save(update_fields=["status", "error_code", "error_title"])
+            return DeliveryOutcome.RETRY, result.error
+        else:
+            message.status, message.failed_at = Message.Status.FAILED, timezone.now()
+            message.error_code, message.error_title = result.error.code, result.error.title
+            message.error_detail = result.error.detail
+            outcome = DeliveryOutcome.FAILED
+        if outcome == DeliveryOutcome.SENT:
+            message.error_code = message.error_title = ""
+        message.save()
+        emit_message("message.updated", message)
+    return outcome, result.error
+
+
+def conversation_assign(
+    *, conversation: Conversation, assignee=None, department_id: int | None = None
+) -> Conversation:
+    conversation.assignee = assignee
+    if department_id is not None:
+        conversation.department_id = department_id
+    conversation.save(update_fields=["assignee", "department", "updated_at"])
+    emit_conversation("conversation.updated", conversation)
+    return conversation
+
+
+def conversation_set_status(
+    *, conversation: Conversation, status: str, snoozed_until: datetime | None = None
+) -> Conversation:
+    if status not in Conversation.Status.values:
+        raise ValidationFailed(f"Unknown conversation status {status!r}.", code="invalid_status")
+    if status == Conversation.Status.SNOOZED and snoozed_until is None:
+        raise ValidationFailed("Snoozing needs a time to wake up.", code="snooze_until_required")
+    if status != Conversation.Status.RESOLVED and conversation.status == Conversation.Status.RESOLVED:
+        if (
+            Conversation.objects.filter(
+                contact_id=conversation.contact_id, channel_id=conversation.channel_id
+            )
+            .exclude(status=Conversation.Status.RESOLVED)
+            .exclude(pk=conversation.pk)
+            .exists()
+        ):
+            raise BusinessRuleViolation(
+                "This contact already has an open conversation on this channel.",
+                code="conversation_already_open",
+            )
+    conversation.status = status
+    conversation.snoozed_until = snoozed_until if status == Conversation.Status.SNOOZED else None
+    conversation.save(update_fields=["status", "snoozed_until", "updated_at"])
+    emit_conversation("conversation.updated", conversation)
+    return conversation
+
+
+def conversation_label(
+    *, conversation: Conversation, add: list[str] = (), remove: list[str] = ()
+) -> Conversation:
+    for name in add:
+        conversation.labels.add(Label.objects.get_or_create(name=name)[0])
+    if remove:
+        conversation.labels.remove(*Label.objects.filter(name__in=remove))
+    conversation.save(update_fields=["updated_at"])
+    emit_conversation("conversation.updated", conversation)
+    return conversation
+
+
+def note_create(*, conversation: Conversation, author, body: str) -> Note:
+    if not body.strip():
+        raise ValidationFailed("The note is empty.", code="empty_note")
+    return Note.objects.create(conversation=conversation, author=author, body=body)

@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+from celery import shared_task
+from django.utils import timezone
+from django_tenants.utils import get_tenant_model, schema_context
+
+from inbox.services import DeliveryOutcome, message_deliver
+
+MAX_SEND_ATTEMPTS = 6
+
+
+@shared_task(bind=True, acks_late=True, max_retries=MAX_SEND_ATTEMPTS - 1)
+def deliver_message(self, message_id: int) -> str:
+    outcome, error = message_deliver(
+        message_id=message_id, is_last_attempt=self.request.retries >= MAX_SEND_ATTEMPTS - 1
+    )
+    if outcome == DeliveryOutcome.RETRY:
+        delay_s = max(error.retry_after_s or 0, 2**self.request.retries)
+        raise self.retry(countdown=delay_s)
+    return outcome
+
+
+@shared_task
+def sweep_queued_messages() -> int:
+    """Re-enqueue messages left queued (their task was lost); claiming keeps each sent once."""
+    from inbox.models import Message
+
+    cutoff = timezone.now() - timedelta(minutes=2)
+    count = 0
+    for schema in get_tenant_model().objects.filter(status="active").values_list("schema_name", flat=True):
+        with schema_context(schema):
+            for message_id in Message.objects.filter(status="queued", created_at__lt=cutoff).values_list(
+                "id", flat=True
+            )[:500]:
+                deliver_message.delay(message_id)
+                count += 1
+    return count
