@@ -64,7 +64,7 @@ def webhook_event_process(*, event_id: int) -> str | None:
 
     with schema_context(get_public_schema_name()), transaction.atomic():
         event = (
-            WebhookEvent.objects.select_for_update(skip_locked=True)
+            WebhookEvent.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("company")
             .filter(pk=event_id, status__in=[WebhookEvent.Status.PENDING, WebhookEvent.Status.FAILED])
             .first()

@@ -49,9 +49,10 @@ def fetch_inbound_media(self, message_id: int) -> None:
     try:
         fetched = provider_for(message.channel).fetch_media(message.media_provider_id)
     except ProviderRequestError as exc:
-        if exc.error.is_transient:
-            raise self.retry(countdown=2**self.request.retries * 5) from exc
+        # The failure is visible on the message at once, and cleared if a retry succeeds.
         Message.objects.filter(pk=message_id).update(media_error=f"{exc.error.code}: {exc.error.title}")
+        if exc.error.is_transient and not self.request.is_eager and self.request.retries < self.max_retries:
+            raise self.retry(countdown=2**self.request.retries * 5) from exc
         return
     mime = fetched.mime_type or message.media_mime_type
     name = fetched.filename or f"{message.media_provider_id}.{MIME_EXTENSIONS.get(mime, 'bin')}"

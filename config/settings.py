@@ -211,6 +211,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = TIME_ZONE
+# The unit tests run tasks inline; end-to-end tests switch this off and use a real worker.
+CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", "pytest" in sys.modules)
+CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_BEAT_SCHEDULE = {
     "sweep-webhook-events": {"task": "channels_wa.tasks.sweep_webhook_events", "schedule": 60.0},
     "sweep-queued-messages": {"task": "inbox.tasks.sweep_queued_messages", "schedule": 120.0},

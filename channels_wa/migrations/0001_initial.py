@@ -7,64 +7,117 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('accounts', '0001_initial'),
+        ("accounts", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Channel',
+            name="Channel",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('uuid', models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
-                ('provider', models.CharField(choices=[('meta_whatsapp', 'WhatsApp Cloud API'), ('sandbox', 'WhatsApp sandbox')], max_length=32)),
-                ('name', models.CharField(max_length=120)),
-                ('phone_number', models.CharField(blank=True, help_text='E.164', max_length=20)),
-                ('external_id', models.CharField(help_text='WhatsApp phone_number_id', max_length=128)),
-                ('account_id', models.CharField(blank=True, help_text='WhatsApp Business Account id', max_length=128)),
-                ('access_token', core.fields.EncryptedTextField(blank=True, default='')),
-                ('app_secret', core.fields.EncryptedTextField(blank=True, default='')),
-                ('verify_token', core.fields.EncryptedTextField(blank=True, default='')),
-                ('api_base_url', models.URLField(blank=True, help_text="Overrides the provider's API base URL")),
-                ('api_version', models.CharField(blank=True, max_length=16)),
-                ('status', models.CharField(choices=[('connecting', 'Connecting'), ('connected', 'Connected'), ('error', 'Error'), ('disconnected', 'Disconnected')], default='connecting', max_length=16)),
-                ('last_error', models.TextField(blank=True)),
-                ('status_changed_at', models.DateTimeField(blank=True, null=True)),
-                ('rate_per_s', models.PositiveIntegerField(default=80, help_text='Messages per second')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('default_department', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='accounts.department')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("uuid", models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
+                (
+                    "provider",
+                    models.CharField(
+                        choices=[("meta_whatsapp", "WhatsApp Cloud API"), ("sandbox", "WhatsApp sandbox")],
+                        max_length=32,
+                    ),
+                ),
+                ("name", models.CharField(max_length=120)),
+                ("phone_number", models.CharField(blank=True, help_text="E.164", max_length=20)),
+                ("external_id", models.CharField(help_text="WhatsApp phone_number_id", max_length=128)),
+                (
+                    "account_id",
+                    models.CharField(blank=True, help_text="WhatsApp Business Account id", max_length=128),
+                ),
+                ("access_token", core.fields.EncryptedTextField(blank=True, default="")),
+                ("app_secret", core.fields.EncryptedTextField(blank=True, default="")),
+                ("verify_token", core.fields.EncryptedTextField(blank=True, default="")),
+                (
+                    "api_base_url",
+                    models.URLField(blank=True, help_text="Overrides the provider's API base URL"),
+                ),
+                ("api_version", models.CharField(blank=True, max_length=16)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("connecting", "Connecting"),
+                            ("connected", "Connected"),
+                            ("error", "Error"),
+                            ("disconnected", "Disconnected"),
+                        ],
+                        default="connecting",
+                        max_length=16,
+                    ),
+                ),
+                ("last_error", models.TextField(blank=True)),
+                ("status_changed_at", models.DateTimeField(blank=True, null=True)),
+                ("rate_per_s", models.PositiveIntegerField(default=80, help_text="Messages per second")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "default_department",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="accounts.department",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='Template',
+            name="Template",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=512)),
-                ('language', models.CharField(max_length=16)),
-                ('category', models.CharField(blank=True, max_length=32)),
-                ('status', models.CharField(max_length=32)),
-                ('components', models.JSONField(default=list)),
-                ('variable_count', models.PositiveSmallIntegerField(default=0)),
-                ('provider_template_id', models.CharField(blank=True, max_length=64)),
-                ('synced_at', models.DateTimeField(auto_now=True)),
-                ('channel', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='templates', to='channels_wa.channel')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=512)),
+                ("language", models.CharField(max_length=16)),
+                ("category", models.CharField(blank=True, max_length=32)),
+                ("status", models.CharField(max_length=32)),
+                ("components", models.JSONField(default=list)),
+                ("variable_count", models.PositiveSmallIntegerField(default=0)),
+                ("provider_template_id", models.CharField(blank=True, max_length=64)),
+                ("synced_at", models.DateTimeField(auto_now=True)),
+                (
+                    "channel",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="templates",
+                        to="channels_wa.channel",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name', 'language'],
+                "ordering": ["name", "language"],
             },
         ),
         migrations.AddConstraint(
-            model_name='channel',
-            constraint=models.UniqueConstraint(fields=('provider', 'external_id'), name='uniq_channel_external_id'),
+            model_name="channel",
+            constraint=models.UniqueConstraint(
+                fields=("provider", "external_id"), name="uniq_channel_external_id"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='template',
-            constraint=models.UniqueConstraint(fields=('channel', 'name', 'language'), name='uniq_template_per_channel'),
+            model_name="template",
+            constraint=models.UniqueConstraint(
+                fields=("channel", "name", "language"), name="uniq_template_per_channel"
+            ),
         ),
     ]
