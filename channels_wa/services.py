@@ -14,6 +14,7 @@ from django_tenants.utils import get_public_schema_name, schema_context
 from channels_wa.models import Channel, Template
 from channels_wa.providers.registry import PROVIDERS, ROUTE_KIND, provider_for
 from core.errors import BusinessRuleViolation, Conflict, ValidationFailed
+from core.jobs import enqueue_on_commit
 from core.realtime import broadcast_on_commit
 from tenants.models import ChannelRoute, Company, WebhookEvent
 
@@ -106,7 +107,13 @@ def channel_create(
                 details={"external_id": external_id},
             ) from exc
     if provider == "sandbox":
-        transaction.on_commit(lambda: sandbox_register(channel=channel))
+        schema_name = connection.schema_name
+
+        def register() -> None:
+            with schema_context(schema_name):
+                sandbox_register(channel=channel)
+
+        transaction.on_commit(register)
     return channel
 
 
@@ -208,5 +215,5 @@ def webhook_event_store(
             },
         )
     if created:
-        transaction.on_commit(lambda: process_webhook_event.delay(event.id))
+        enqueue_on_commit(process_webhook_event, event.id)
     return event, created

@@ -13,6 +13,7 @@ from channels_wa.models import Channel
 from channels_wa.providers import base
 from channels_wa.providers.base import InboundMessage, ProviderError, StatusUpdate
 from core.errors import BusinessRuleViolation, ValidationFailed
+from core.jobs import enqueue_on_commit
 from inbox.events import emit_conversation, emit_message
 from inbox.models import Contact, Conversation, Label, Message, Note, PendingStatus
 
@@ -148,7 +149,7 @@ def inbound_message_receive(*, channel: Channel, event: InboundMessage) -> Messa
         if event.media and event.media.media_id:
             from channels_wa.tasks import fetch_inbound_media
 
-            transaction.on_commit(lambda: fetch_inbound_media.delay(message.id))
+            enqueue_on_commit(fetch_inbound_media, message.id)
     return message
 
 
@@ -292,7 +293,7 @@ def message_send(
         emit_conversation("conversation.updated", conversation)
         from inbox.tasks import deliver_message
 
-        transaction.on_commit(lambda: deliver_message.delay(message.id))
+        enqueue_on_commit(deliver_message, message.id)
     return message
 
 

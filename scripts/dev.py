@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -173,6 +174,7 @@ def test(args: list[str]) -> int:
     # of its own (flushed by the suite) so counters and locks never leak from a dev run or an earlier test.
     os.environ.setdefault("DATABASE_TEST_NAME", f"test_omnidesk_{os.getpid()}")
     os.environ["REDIS_URL"] = os.environ.get("REDIS_TEST_URL") or redis_database(os.environ["REDIS_URL"], 15)
+    os.environ.setdefault("MEDIA_ROOT", tempfile.mkdtemp(prefix="omnidesk-test-media-"))
     return subprocess.call([sys.executable, "-m", "pytest", *args])
 
 

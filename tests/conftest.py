@@ -3,7 +3,12 @@ per session through the real service and reused by every test."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
 from dataclasses import dataclass
+from urllib.parse import urlparse, urlunparse
 
 import pytest
 from django.db import connection
@@ -22,12 +27,19 @@ class TenantFixture:
 
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
+    from django.test.utils import setup_databases, teardown_databases
+
     from accounts.models import User
     from tenants.services import company_create
 
-    _assert_test_database()
-    _flush_test_redis()
+    created = None
     with django_db_blocker.unblock():
+        if not connection.settings_dict["NAME"].startswith("test_"):
+            # pytest-django creates the test database only when a collected test asks for `db`; tests
+            # that only use committed data or live processes need it too.
+            created = setup_databases(verbosity=0, interactive=False, aliases={"default"})
+        _assert_test_database()
+        _flush_test_redis()
         for slug, name in (("alpha", "Alpha Ltd"), ("beta", "Beta Inc")):
             company_create(
                 name=name,
@@ -40,6 +52,9 @@ def django_db_setup(django_db_setup, django_db_blocker):
         with schema_context("public"):
             User.objects.create_superuser("root@platform.test", helpers.PASSWORD, name="Root")
     yield
+    if created is not None:
+        with django_db_blocker.unblock():
+            teardown_databases(created, verbosity=0)
 
 
 def _assert_test_database() -> None:
@@ -95,3 +110,108 @@ def committed_db(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock():
         yield
     connection.set_schema_to_public()
+
+
+@pytest.fixture
+def sandbox():
+    """The WhatsApp sandbox server, in this process on a free port."""
+    from channels_wa.sandbox import run_server
+
+    server, _ = run_server("127.0.0.1", 0)
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@dataclass(frozen=True)
+class LiveServer:
+    port: int
+
+    def url(self, host: str) -> str:
+        return f"http://{host}:{self.port}"
+
+
+def _test_process_env(**extra: str) -> dict[str, str]:
+    """Environment for a server or worker process sharing this session's test database and Redis."""
+    from django.conf import settings
+
+    parsed = urlparse(os.environ["DATABASE_URL"])
+    database_url = urlunparse(parsed._replace(path="/" + settings.DATABASES["default"]["NAME"]))
+    return {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": settings.REDIS_URL,
+        "DEBUG": "1",
+        "OMNIDESK_TESTING": "1",
+        "CELERY_TASK_ALWAYS_EAGER": "0",
+        **extra,
+    }
+
+
+def _wait_for(proc: subprocess.Popen, is_ready, what: str, timeout_s: float = 30) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not is_ready():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            output = proc.stdout.read().decode()[-3000:] if proc.stdout else ""
+            pytest.fail(f"{what} did not start:\n{output}")
+        time.sleep(0.2)
+
+
+@pytest.fixture(scope="session")
+def live_server_url(django_db_setup):
+    """A real daphne (HTTP + WebSocket) on the test database."""
+    from config.embedded import port_answers
+    from tests.helpers import free_port
+
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
+        env=_test_process_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    _wait_for(proc, lambda: port_answers("127.0.0.1", port), "daphne")
+    yield LiveServer(port=port)
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(django_db_setup):
+    """A real Celery worker on the test database and the test Redis broker."""
+    log_path = f"/tmp/omnidesk-test-worker-{os.getpid()}.log"
+    log = open(log_path, "wb")  # noqa: SIM115 - closed at teardown
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "--pool",
+            "threads",
+            "--concurrency",
+            "4",
+            "--loglevel",
+            "INFO",
+            "--without-mingle",
+            "--without-gossip",
+            "--hostname",
+            f"test-{os.getpid()}@%h",
+        ],
+        env=_test_process_env(),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+
+    def is_ready() -> bool:
+        with open(log_path, "rb") as reader:
+            return b" ready." in reader.read()
+
+    _wait_for(proc, is_ready, f"the Celery worker (log: {log_path})")
+    yield proc
+    proc.terminate()
+    proc.wait(timeout=15)
+    log.close()

@@ -7,161 +7,357 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('accounts', '0001_initial'),
-        ('channels_wa', '0001_initial'),
+        ("accounts", "0001_initial"),
+        ("channels_wa", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Label',
+            name="Label",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=60, unique=True)),
-                ('color', models.CharField(default='#64748b', max_length=7)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=60, unique=True)),
+                ("color", models.CharField(default="#64748b", max_length=7)),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='QuickReply',
+            name="QuickReply",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('shortcut', models.SlugField(help_text='Typed after / in the composer', max_length=40, unique=True)),
-                ('body', models.TextField()),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "shortcut",
+                    models.SlugField(help_text="Typed after / in the composer", max_length=40, unique=True),
+                ),
+                ("body", models.TextField()),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'verbose_name_plural': 'quick replies',
-                'ordering': ['shortcut'],
+                "verbose_name_plural": "quick replies",
+                "ordering": ["shortcut"],
             },
         ),
         migrations.CreateModel(
-            name='Contact',
+            name="Contact",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('phone', models.CharField(blank=True, db_index=True, help_text='E.164', max_length=20)),
-                ('whatsapp_id', models.CharField(blank=True, db_index=True, max_length=32)),
-                ('name', models.CharField(blank=True, max_length=120)),
-                ('profile_name', models.CharField(blank=True, help_text='As the customer set it', max_length=120)),
-                ('tags', django.contrib.postgres.fields.ArrayField(base_field=models.CharField(max_length=60), blank=True, default=list, size=None)),
-                ('custom_attributes', models.JSONField(blank=True, default=dict)),
-                ('is_opted_out', models.BooleanField(default=False)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("phone", models.CharField(blank=True, db_index=True, help_text="E.164", max_length=20)),
+                ("whatsapp_id", models.CharField(blank=True, db_index=True, max_length=32)),
+                ("name", models.CharField(blank=True, max_length=120)),
+                (
+                    "profile_name",
+                    models.CharField(blank=True, help_text="As the customer set it", max_length=120),
+                ),
+                (
+                    "tags",
+                    django.contrib.postgres.fields.ArrayField(
+                        base_field=models.CharField(max_length=60), blank=True, default=list, size=None
+                    ),
+                ),
+                ("custom_attributes", models.JSONField(blank=True, default=dict)),
+                ("is_opted_out", models.BooleanField(default=False)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'ordering': ['name', 'phone'],
-                'constraints': [models.UniqueConstraint(condition=models.Q(('whatsapp_id', ''), _negated=True), fields=('whatsapp_id',), name='uniq_contact_whatsapp_id')],
+                "ordering": ["name", "phone"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("whatsapp_id", ""), _negated=True),
+                        fields=("whatsapp_id",),
+                        name="uniq_contact_whatsapp_id",
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Conversation',
+            name="Conversation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('status', models.CharField(choices=[('open', 'Open'), ('pending', 'Pending'), ('snoozed', 'Snoozed'), ('resolved', 'Resolved')], default='open', max_length=10)),
-                ('priority', models.CharField(choices=[('none', 'None'), ('low', 'Low'), ('medium', 'Medium'), ('high', 'High'), ('urgent', 'Urgent')], default='none', max_length=8)),
-                ('snoozed_until', models.DateTimeField(blank=True, null=True)),
-                ('last_message_at', models.DateTimeField(blank=True, null=True)),
-                ('last_message_preview', models.CharField(blank=True, max_length=160)),
-                ('last_inbound_at', models.DateTimeField(blank=True, null=True)),
-                ('window_expires_at', models.DateTimeField(blank=True, null=True)),
-                ('unread_count', models.PositiveIntegerField(default=0)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('assignee', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='assigned_conversations', to=settings.AUTH_USER_MODEL)),
-                ('channel', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='conversations', to='channels_wa.channel')),
-                ('contact', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='conversations', to='inbox.contact')),
-                ('department', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='conversations', to='accounts.department')),
-                ('labels', models.ManyToManyField(blank=True, related_name='conversations', to='inbox.label')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("open", "Open"),
+                            ("pending", "Pending"),
+                            ("snoozed", "Snoozed"),
+                            ("resolved", "Resolved"),
+                        ],
+                        default="open",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "priority",
+                    models.CharField(
+                        choices=[
+                            ("none", "None"),
+                            ("low", "Low"),
+                            ("medium", "Medium"),
+                            ("high", "High"),
+                            ("urgent", "Urgent"),
+                        ],
+                        default="none",
+                        max_length=8,
+                    ),
+                ),
+                ("snoozed_until", models.DateTimeField(blank=True, null=True)),
+                ("last_message_at", models.DateTimeField(blank=True, null=True)),
+                ("last_message_preview", models.CharField(blank=True, max_length=160)),
+                ("last_inbound_at", models.DateTimeField(blank=True, null=True)),
+                ("window_expires_at", models.DateTimeField(blank=True, null=True)),
+                ("unread_count", models.PositiveIntegerField(default=0)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "assignee",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="assigned_conversations",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "channel",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="conversations",
+                        to="channels_wa.channel",
+                    ),
+                ),
+                (
+                    "contact",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="conversations",
+                        to="inbox.contact",
+                    ),
+                ),
+                (
+                    "department",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="conversations",
+                        to="accounts.department",
+                    ),
+                ),
+                (
+                    "labels",
+                    models.ManyToManyField(blank=True, related_name="conversations", to="inbox.label"),
+                ),
             ],
             options={
-                'ordering': ['-last_message_at'],
+                "ordering": ["-last_message_at"],
             },
         ),
         migrations.CreateModel(
-            name='Message',
+            name="Message",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('direction', models.CharField(choices=[('inbound', 'Inbound'), ('outbound', 'Outbound')], max_length=8)),
-                ('kind', models.CharField(default='text', max_length=16)),
-                ('body', models.TextField(blank=True)),
-                ('payload', models.JSONField(blank=True, default=dict, help_text='Template, interactive, location…')),
-                ('media_file', models.FileField(blank=True, upload_to='media/%Y/%m/')),
-                ('media_provider_id', models.CharField(blank=True, max_length=128)),
-                ('media_mime_type', models.CharField(blank=True, max_length=100)),
-                ('media_size', models.PositiveBigIntegerField(blank=True, null=True)),
-                ('media_sha256', models.CharField(blank=True, max_length=64)),
-                ('media_error', models.TextField(blank=True)),
-                ('provider_message_id', models.CharField(blank=True, max_length=128, null=True)),
-                ('reply_to_provider_id', models.CharField(blank=True, max_length=128)),
-                ('status', models.CharField(choices=[('received', 'Received'), ('queued', 'Queued'), ('sending', 'Sending'), ('sent', 'Sent'), ('delivered', 'Delivered'), ('read', 'Read'), ('failed', 'Failed')], max_length=10)),
-                ('error_code', models.CharField(blank=True, max_length=32)),
-                ('error_title', models.CharField(blank=True, max_length=255)),
-                ('error_detail', models.TextField(blank=True)),
-                ('sender_kind', models.CharField(choices=[('contact', 'Contact'), ('user', 'Staff'), ('ai', 'AI persona'), ('automation', 'Automation'), ('api', 'API')], max_length=12)),
-                ('raw', models.JSONField(blank=True, default=dict)),
-                ('send_attempts', models.PositiveSmallIntegerField(default=0)),
-                ('provider_timestamp', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('sent_at', models.DateTimeField(blank=True, null=True)),
-                ('delivered_at', models.DateTimeField(blank=True, null=True)),
-                ('read_at', models.DateTimeField(blank=True, null=True)),
-                ('failed_at', models.DateTimeField(blank=True, null=True)),
-                ('channel', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='messages', to='channels_wa.channel')),
-                ('conversation', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='messages', to='inbox.conversation')),
-                ('sender_user', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "direction",
+                    models.CharField(
+                        choices=[("inbound", "Inbound"), ("outbound", "Outbound")], max_length=8
+                    ),
+                ),
+                ("kind", models.CharField(default="text", max_length=16)),
+                ("body", models.TextField(blank=True)),
+                (
+                    "payload",
+                    models.JSONField(blank=True, default=dict, help_text="Template, interactive, location…"),
+                ),
+                ("media_file", models.FileField(blank=True, upload_to="media/%Y/%m/")),
+                ("media_provider_id", models.CharField(blank=True, max_length=128)),
+                ("media_mime_type", models.CharField(blank=True, max_length=100)),
+                ("media_size", models.PositiveBigIntegerField(blank=True, null=True)),
+                ("media_sha256", models.CharField(blank=True, max_length=64)),
+                ("media_error", models.TextField(blank=True)),
+                ("provider_message_id", models.CharField(blank=True, max_length=128, null=True)),
+                ("reply_to_provider_id", models.CharField(blank=True, max_length=128)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("received", "Received"),
+                            ("queued", "Queued"),
+                            ("sending", "Sending"),
+                            ("sent", "Sent"),
+                            ("delivered", "Delivered"),
+                            ("read", "Read"),
+                            ("failed", "Failed"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("error_code", models.CharField(blank=True, max_length=32)),
+                ("error_title", models.CharField(blank=True, max_length=255)),
+                ("error_detail", models.TextField(blank=True)),
+                (
+                    "sender_kind",
+                    models.CharField(
+                        choices=[
+                            ("contact", "Contact"),
+                            ("user", "Staff"),
+                            ("ai", "AI persona"),
+                            ("automation", "Automation"),
+                            ("api", "API"),
+                        ],
+                        max_length=12,
+                    ),
+                ),
+                ("raw", models.JSONField(blank=True, default=dict)),
+                ("send_attempts", models.PositiveSmallIntegerField(default=0)),
+                ("provider_timestamp", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("sent_at", models.DateTimeField(blank=True, null=True)),
+                ("delivered_at", models.DateTimeField(blank=True, null=True)),
+                ("read_at", models.DateTimeField(blank=True, null=True)),
+                ("failed_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "channel",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="messages",
+                        to="channels_wa.channel",
+                    ),
+                ),
+                (
+                    "conversation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="messages",
+                        to="inbox.conversation",
+                    ),
+                ),
+                (
+                    "sender_user",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['created_at', 'id'],
+                "ordering": ["created_at", "id"],
             },
         ),
         migrations.CreateModel(
-            name='Note',
+            name="Note",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('body', models.TextField()),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('author', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('conversation', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='notes', to='inbox.conversation')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("body", models.TextField()),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "author",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "conversation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="notes",
+                        to="inbox.conversation",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['created_at'],
+                "ordering": ["created_at"],
             },
         ),
         migrations.CreateModel(
-            name='PendingStatus',
+            name="PendingStatus",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('provider_message_id', models.CharField(db_index=True, max_length=128)),
-                ('status', models.CharField(max_length=10)),
-                ('error_code', models.CharField(blank=True, max_length=32)),
-                ('error_title', models.CharField(blank=True, max_length=255)),
-                ('error_detail', models.TextField(blank=True)),
-                ('occurred_at', models.DateTimeField()),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('channel', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='channels_wa.channel')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("provider_message_id", models.CharField(db_index=True, max_length=128)),
+                ("status", models.CharField(max_length=10)),
+                ("error_code", models.CharField(blank=True, max_length=32)),
+                ("error_title", models.CharField(blank=True, max_length=255)),
+                ("error_detail", models.TextField(blank=True)),
+                ("occurred_at", models.DateTimeField()),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "channel",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="channels_wa.channel",
+                    ),
+                ),
             ],
         ),
         migrations.AddIndex(
-            model_name='conversation',
-            index=models.Index(fields=['status', '-last_message_at'], name='conversation_list_idx'),
+            model_name="conversation",
+            index=models.Index(fields=["status", "-last_message_at"], name="conversation_list_idx"),
         ),
         migrations.AddConstraint(
-            model_name='conversation',
-            constraint=models.UniqueConstraint(condition=models.Q(('status', 'resolved'), _negated=True), fields=('contact', 'channel'), name='uniq_active_conversation'),
+            model_name="conversation",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("status", "resolved"), _negated=True),
+                fields=("contact", "channel"),
+                name="uniq_active_conversation",
+            ),
         ),
         migrations.AddIndex(
-            model_name='message',
-            index=models.Index(fields=['conversation', 'created_at'], name='message_thread_idx'),
+            model_name="message",
+            index=models.Index(fields=["conversation", "created_at"], name="message_thread_idx"),
         ),
         migrations.AddConstraint(
-            model_name='message',
-            constraint=models.UniqueConstraint(fields=('channel', 'provider_message_id'), name='uniq_provider_message_id'),
+            model_name="message",
+            constraint=models.UniqueConstraint(
+                fields=("channel", "provider_message_id"), name="uniq_provider_message_id"
+            ),
         ),
     ]

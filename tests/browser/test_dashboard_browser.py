@@ -9,7 +9,7 @@ from tests.browser.conftest import off_loop
 
 
 def test_owner_signs_in_and_sees_live_events(page, live_server_url):
-    base = f"http://alpha.localhost:{live_server_url}"
+    base = live_server_url.url("alpha.localhost")
     page.goto(f"{base}/")
     expect(page).to_have_url(re.compile(r"/login/\?next=/$"))
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
@@ -34,7 +34,7 @@ def test_owner_signs_in_and_sees_live_events(page, live_server_url):
 
 
 def test_login_page_on_the_platform_host_and_unknown_company(page, live_server_url):
-    page.goto(f"http://nobody.localhost:{live_server_url}/")
+    page.goto(live_server_url.url("nobody.localhost") + "/")
     expect(page.get_by_role("heading", name="No company at this address")).to_be_visible()
-    page.goto(f"http://localhost:{live_server_url}/admin/")
+    page.goto(live_server_url.url("localhost") + "/admin/")
     expect(page.get_by_text("OmniDesk operator console")).to_be_visible()
