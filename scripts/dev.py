@@ -54,8 +54,10 @@ def manage(*args: str) -> None:
     subprocess.run([sys.executable, "manage.py", *args], check=True)
 
 
-def prepare() -> None:
+def prepare(port: str) -> None:
     services()
+    # The sandbox calls this app back on the port it serves.
+    os.environ.setdefault("WHATSAPP_SANDBOX_WEBHOOK_BASE", f"http://{{host}}:{port}")
     log("migrating the public schema and every company schema…")
     manage("migrate_schemas", "--verbosity", "0")
     log("seeding the demo (idempotent)…")
@@ -63,7 +65,7 @@ def prepare() -> None:
     manage("collectstatic", "--noinput", "--verbosity", "0")
 
 
-def banner(port: str) -> None:
+def banner(port: str, sandbox_port: str) -> None:
     from tenants.demo import demo_logins
 
     base = os.environ.get("BASE_DOMAIN", "localhost")
@@ -73,6 +75,9 @@ def banner(port: str) -> None:
     lines.append(f"  Second company:    http://acme.{base}:{port}/")
     lines.append(f"  API docs:          http://demo.{base}:{port}/api/docs/")
     lines.append(f"  Health:            http://demo.{base}:{port}/health")
+    lines.append(
+        f"  WhatsApp sandbox:  http://127.0.0.1:{sandbox_port}/  (play the customer: message the demo number)"
+    )
     lines.append("")
     lines.append("  Logins (host, email, password):")
     lines.extend(f"    {host:<18} {email:<22} {password}" for host, email, password in demo_logins(base))
@@ -130,8 +135,10 @@ class Supervisor:
 
 
 def run() -> int:
-    prepare()
     port = os.environ.get("PORT", "8000")
+    sandbox_port = os.environ.get("SANDBOX_PORT", "8025")
+    os.environ.setdefault("WHATSAPP_SANDBOX_URL", f"http://127.0.0.1:{sandbox_port}")
+    prepare(port)
     supervisor = Supervisor(
         {
             "web": [
@@ -153,6 +160,17 @@ def run() -> int:
                 os.environ.get("WORKER_CONCURRENCY", "2"),
             ],
             "beat": [str(BIN / "celery"), "-A", "config", "beat", "--loglevel", "INFO"],
+            "sandbox": [
+                sys.executable,
+                "-m",
+                "channels_wa.sandbox",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                sandbox_port,
+                "--state-file",
+                str(embedded.DATA_DIR / "sandbox.json"),
+            ],
         }
     )
     try:
@@ -160,8 +178,11 @@ def run() -> int:
         deadline = time.monotonic() + 30
         while not embedded.port_answers("127.0.0.1", int(port)) and time.monotonic() < deadline:
             time.sleep(0.3)
+        while not embedded.port_answers("127.0.0.1", int(sandbox_port)) and time.monotonic() < deadline:
+            time.sleep(0.3)
+        manage("sandbox_sync")  # the sandbox learns the demo number, its secret and our webhook URL
         time.sleep(1.5)  # let the worker finish its start-up chatter so the banner is the last thing shown
-        banner(port)
+        banner(port, sandbox_port)
     except BaseException:
         supervisor.stop()
         raise

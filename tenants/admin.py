@@ -5,7 +5,7 @@ from django.db.models import QuerySet
 
 from core.admin import platform_site
 from core.errors import OmniDeskError
-from tenants.models import ChannelRoute, Company, Plan
+from tenants.models import ChannelRoute, Company, Plan, WebhookEvent
 from tenants.services import company_create, company_seats_used, company_set_status, company_validate_new
 
 
@@ -130,3 +130,41 @@ class ChannelRouteAdmin(admin.ModelAdmin):
 platform_site.register(Company, CompanyAdmin)
 platform_site.register(Plan, PlanAdmin)
 platform_site.register(ChannelRoute, ChannelRouteAdmin)
+
+
+class WebhookEventAdmin(admin.ModelAdmin):
+    list_display = ("received_at", "provider", "company", "status", "attempts", "error")
+    list_filter = ("status", "provider")
+    search_fields = ("body", "error")
+    readonly_fields = (
+        "provider",
+        "company",
+        "channel_id",
+        "body",
+        "headers",
+        "body_sha256",
+        "status",
+        "error",
+        "attempts",
+        "received_at",
+        "processed_at",
+    )
+    list_select_related = ("company",)
+    actions = ("reprocess",)
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    @admin.action(description="Process the selected events again")
+    def reprocess(self, request, queryset):
+        from channels_wa.inbound import webhook_event_process
+
+        results = [webhook_event_process(event_id=event.id) for event in queryset]
+        self.message_user(
+            request,
+            f"Re-processed {len([r for r in results if r])} event(s): "
+            f"{', '.join(sorted({r for r in results if r})) or 'nothing to do'}.",
+        )
+
+
+platform_site.register(WebhookEvent, WebhookEventAdmin)

@@ -1,5 +1,12 @@
 """The demo companies and logins `make run` seeds and prints (plain data: importable without Django)."""
 
+# The demo company's WhatsApp number lives in the sandbox (no Meta account needed).
+DEMO_SANDBOX_CHANNEL = {
+    "name": "Demo WhatsApp (sandbox)",
+    "external_id": "109000000000001",
+    "phone_number": "+15550100001",
+    "account_id": "209000000000001",
+}
 SUPERADMIN = ("admin@omnidesk.test", "omnidesk-admin")
 COMPANIES = [
     {

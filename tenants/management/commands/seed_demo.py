@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand
 from django_tenants.utils import schema_context
 
 from accounts.models import Department, User
-from tenants.demo import COMPANIES, SUPERADMIN
+from tenants.demo import COMPANIES, DEMO_SANDBOX_CHANNEL, SUPERADMIN
 from tenants.models import Company
 from tenants.services import company_create, tenant_template_ensure
 
@@ -37,4 +37,23 @@ class Command(BaseCommand):
                             staff_email, staff_password, name=staff_name, role=role
                         )
                         general.members.add(user)
+            if spec["slug"] == "demo":
+                self._sandbox_channel(company)
         self.stdout.write("Demo data ready.")
+
+    def _sandbox_channel(self, company: Company) -> None:
+        import secrets
+
+        from channels_wa.models import Channel
+        from channels_wa.services import channel_create
+
+        with schema_context(company.schema_name):
+            if Channel.objects.filter(external_id=DEMO_SANDBOX_CHANNEL["external_id"]).exists():
+                return
+            channel_create(
+                provider="sandbox",
+                access_token=secrets.token_urlsafe(24),
+                app_secret=secrets.token_urlsafe(24),
+                default_department_id=Department.objects.get(name="General").id,
+                **DEMO_SANDBOX_CHANNEL,
+            )
