@@ -40,8 +40,12 @@ def database_from_url(url: str) -> dict:
         "PASSWORD": unquote(parsed.password or ""),
         "HOST": host,
         "PORT": str(parsed.port or ""),
-        "CONN_MAX_AGE": int(env("DATABASE_CONN_MAX_AGE", "60")),
-        "CONN_HEALTH_CHECKS": True,
+        # Under ASGI every request may run on a new thread: connections come from a per-process pool
+        # instead of being opened per request (or kept per thread until the server runs out).
+        "CONN_MAX_AGE": 0,
+        "OPTIONS": {
+            "pool": {"min_size": 1, "max_size": int(env("DATABASE_POOL_MAX_SIZE", "16")), "timeout": 20}
+        },
         "TEST": {"NAME": env("DATABASE_TEST_NAME", "test_omnidesk")},
     }
 

@@ -119,6 +119,7 @@ class Supervisor:
             raise KeyboardInterrupt
 
         signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)  # also when started in the background, where it is ignored
         try:
             while True:
                 for name, proc in self.procs.items():
