@@ -125,7 +125,8 @@ def report(name: str, latencies: list[float], errors: int, elapsed: float) -> fl
     rps = len(latencies) / elapsed
     print(
         f"{name}: {len(latencies)} requests in {elapsed:.1f} s = {rps:.0f} req/s; "
-        f"ack p50 {statistics.median(ordered) * 1000:.1f} ms, p99 {ordered[int(len(ordered) * 0.99) - 1] * 1000:.1f} ms; "
+        f"ack p50 {statistics.median(ordered) * 1000:.1f} ms, "
+        f"p99 {ordered[int(len(ordered) * 0.99) - 1] * 1000:.1f} ms; "
         f"errors {errors}",
         flush=True,
     )
@@ -159,7 +160,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=20000)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--redeliveries", type=float, default=0.10)
-    parser.add_argument("--worker-concurrency", type=int, default=2)
+    parser.add_argument("--worker-concurrency", type=int, default=8)
     args = parser.parse_args()
 
     embedded.apply_defaults()
@@ -211,7 +212,8 @@ def main() -> None:
     bodies = unique + random.Random(7).sample(unique, args.requests - len(unique))
     random.Random(8).shuffle(bodies)
     print(
-        f"{len(bodies)} webhook POSTs, {len(unique)} unique messages, {len(bodies) - len(unique)} redeliveries, "
+        f"{len(bodies)} webhook POSTs, {len(unique)} unique messages, "
+        f"{len(bodies) - len(unique)} redeliveries, "
         f"concurrency {args.concurrency}",
         flush=True,
     )
@@ -240,6 +242,8 @@ def main() -> None:
             "worker",
             "--loglevel",
             "WARNING",
+            "--pool",
+            "threads",
             "--concurrency",
             str(args.worker_concurrency),
             "--without-mingle",
@@ -282,7 +286,7 @@ def main() -> None:
             f"{'EXACTLY ONCE' if stored == len(unique) else 'MISMATCH'} "
             f"(lost {max(0, len(unique) - stored)}, duplicated {max(0, stored - len(unique))})"
         )
-        print(f"worker resident memory (main + {args.worker_concurrency} children): peak {peak_rss:.0f} MB")
+        print(f"worker resident memory ({args.worker_concurrency} threads): peak {peak_rss:.0f} MB")
         server.terminate()
         server.wait(timeout=15)
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import secrets
 
@@ -203,17 +204,27 @@ def webhook_event_store(
 
     digest = hashlib.sha256(provider.encode() + b"\0" + body).hexdigest()
     kept = {name: value for name, value in headers.items() if name.lower() in KEPT_HEADERS}
-    with schema_context(get_public_schema_name()):
-        event, created = WebhookEvent.objects.get_or_create(
-            body_sha256=digest,
-            defaults={
-                "provider": provider,
-                "body": body.decode("utf-8", errors="replace"),
-                "headers": kept,
-                "company": company,
-                "channel_id": channel_id,
-            },
+    # One statement on the hot path: insert, or learn that these bytes were stored before.
+    with schema_context(get_public_schema_name()), connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO tenants_webhookevent (provider, company_id, channel_id, body, headers, body_sha256,"
+            " status, error, attempts, received_at) VALUES (%s, %s, %s, %s, %s, %s, 'pending', '', 0, now())"
+            " ON CONFLICT (body_sha256) DO NOTHING RETURNING id",
+            [
+                provider,
+                company.id if company else None,
+                channel_id,
+                body.decode("utf-8", errors="replace"),
+                json.dumps(kept),
+                digest,
+            ],
         )
+        row = cursor.fetchone()
+        created = row is not None
+        if not created:
+            cursor.execute("SELECT id FROM tenants_webhookevent WHERE body_sha256 = %s", [digest])
+            row = cursor.fetchone()
+    event = WebhookEvent(pk=row[0], provider=provider, body_sha256=digest)
     if created:
         enqueue_on_commit(process_webhook_event, event.id)
     return event, created

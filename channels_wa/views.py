@@ -20,7 +20,20 @@ from channels_wa.providers.meta_whatsapp.webhooks import phone_number_ids
 from channels_wa.providers.registry import provider_class, provider_for
 from channels_wa.services import webhook_event_store
 from core.errors import json_error
+from core.localcache import TTLCache
 from tenants.models import ChannelRoute
+
+channels_by_url = TTLCache(ttl_s=settings.TENANT_CACHE_SECONDS)
+
+
+def _channel(channel_uuid) -> Channel | None:
+    key = (connection.schema_name, channel_uuid)
+    channel = channels_by_url.get(key)
+    if channel is None:
+        channel = Channel.objects.filter(uuid=channel_uuid).first()
+        if channel is not None:
+            channels_by_url.set(key, channel)
+    return channel
 
 
 def _challenge(expected_token: str, params) -> HttpResponse:
@@ -45,7 +58,7 @@ def _signature_refused() -> JsonResponse:
 @require_http_methods(["GET", "POST"])
 def whatsapp_channel_webhook(request, channel_uuid):
     """`/webhooks/whatsapp/<channel uuid>/` on the company host."""
-    channel = Channel.objects.filter(uuid=channel_uuid).first()
+    channel = _channel(channel_uuid)
     if channel is None:
         return json_error("not_found", "No such channel.", 404)
     if request.method == "GET":

@@ -150,6 +150,7 @@ def run() -> int:
                 port,
                 "config.asgi:application",
             ],
+            # Threads: the work is I/O (database, providers), and one process keeps memory low.
             "worker": [
                 str(BIN / "celery"),
                 "-A",
@@ -157,8 +158,10 @@ def run() -> int:
                 "worker",
                 "--loglevel",
                 "INFO",
+                "--pool",
+                "threads",
                 "--concurrency",
-                os.environ.get("WORKER_CONCURRENCY", "2"),
+                os.environ.get("WORKER_CONCURRENCY", "8"),
             ],
             "beat": [str(BIN / "celery"), "-A", "config", "beat", "--loglevel", "INFO"],
             "sandbox": [

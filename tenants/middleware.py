@@ -4,7 +4,11 @@ from django.shortcuts import render
 from django_tenants.middleware.main import TenantMainMiddleware
 
 from core.errors import json_error
+from core.localcache import TTLCache
 from tenants.models import Company
+
+# Host → company, for a few seconds: every request needs it, and companies rarely change.
+companies_by_host = TTLCache(ttl_s=settings.TENANT_CACHE_SECONDS)
 
 # Paths a suspended company still answers: its customers' messages must never be lost.
 SUSPENSION_EXEMPT_PREFIXES = ("/webhooks/", "/health", "/static/")
@@ -25,7 +29,11 @@ class CompanyHostMiddleware(TenantMainMiddleware):
     def get_tenant(self, domain_model, hostname):
         if is_platform_host(hostname):
             return platform_company()
-        return super().get_tenant(domain_model, hostname)
+        company = companies_by_host.get(hostname)
+        if company is None:
+            company = super().get_tenant(domain_model, hostname)
+            companies_by_host.set(hostname, company)
+        return company
 
     def no_tenant_found(self, request, hostname):
         connection.set_schema_to_public()

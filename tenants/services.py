@@ -133,6 +133,9 @@ def company_set_status(*, company: Company, status: str) -> Company:
         company.status_changed_at = timezone.now()
         with schema_context(get_public_schema_name()):
             company.save(update_fields=["status", "status_changed_at"])
+        from tenants.middleware import companies_by_host
+
+        companies_by_host.clear()  # this process sees the change at once, others within seconds
     return company
 
 

@@ -215,3 +215,13 @@ def celery_worker_process(django_db_setup):
     proc.terminate()
     proc.wait(timeout=15)
     log.close()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_local_caches():
+    """Per-process lookup caches must not carry a rolled-back test's rows into the next test."""
+    from core.localcache import clear_all
+
+    clear_all()
+    yield
+    clear_all()
