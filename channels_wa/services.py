@@ -13,8 +13,9 @@ from django.utils import timezone
 from django_tenants.utils import get_public_schema_name, schema_context
 
 from channels_wa.models import Channel, Template
+from channels_wa.providers.base import ProviderRequestError
 from channels_wa.providers.registry import PROVIDERS, ROUTE_KIND, provider_for
-from core.errors import BusinessRuleViolation, Conflict, ValidationFailed
+from core.errors import BusinessRuleViolation, Conflict, OmniDeskError, ValidationFailed
 from core.jobs import enqueue_on_commit
 from core.realtime import broadcast_on_commit
 from tenants.models import ChannelRoute, Company, WebhookEvent
@@ -168,9 +169,29 @@ def sandbox_register(*, channel: Channel) -> None:
     channel_set_status(channel=channel, status=Channel.Status.CONNECTED)
 
 
+def media_upload(*, channel: Channel, content: bytes, mime_type: str, filename: str) -> str:
+    """Upload a file to the provider for sending; returns the provider's media id."""
+    provider = provider_for(channel)
+    try:
+        return provider.upload_media(content=content, mime_type=mime_type, filename=filename)
+    except ProviderRequestError as exc:
+        raise OmniDeskError(
+            f"The provider refused the upload: {exc.error.title}",
+            code="media_upload_failed",
+            status_code=502,
+            details={"provider_code": exc.error.code},
+        ) from exc
+    finally:
+        provider.close()
+
+
 def template_sync(*, channel: Channel) -> int:
     """Pull the account's templates; templates gone from the provider are removed."""
-    infos = provider_for(channel).sync_templates()
+    provider = provider_for(channel)
+    try:
+        infos = provider.sync_templates()
+    finally:
+        provider.close()
     seen = []
     with transaction.atomic():
         for info in infos:

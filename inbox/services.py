@@ -252,6 +252,8 @@ def message_send(
                 code="text_too_long",
                 details={"length": len(text), "max": MAX_TEXT_LENGTH},
             )
+    if kind in base.MEDIA_KINDS and not ((payload or {}).get("media_id") or (payload or {}).get("link")):
+        raise ValidationFailed("A media message needs an uploaded file or a link.", code="media_required")
     if kind == base.TEMPLATE and not (payload or {}).get("name"):
         raise ValidationFailed(
             "A template message needs the template's name and language.", code="template_required"
@@ -280,6 +282,7 @@ def message_send(
             payload=payload or {},
             status=Message.Status.QUEUED,
             sender_kind=sender_kind,
+            media_provider_id=(payload or {}).get("media_id", ""),
             sender_user=sender_user,
         )
         Conversation.objects.filter(pk=conversation.pk).update(

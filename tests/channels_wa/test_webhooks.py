@@ -326,3 +326,20 @@ def test_the_sweeper_reprocesses_events_whose_task_was_lost(channel):
     assert WebhookEvent.objects.get().status == "processed"
     with schema_context("alpha"):
         assert Message.objects.count() == 1
+
+
+def test_failed_events_are_listed_and_reprocessed_from_the_operator_console(channel):
+    from tests.tenants.test_operator_console import superadmin_client
+
+    body = fixture_body("message__text", phone_number_id=channel.external_id)
+    event = WebhookEvent.objects.create(provider="meta_whatsapp", body=body.decode(), body_sha256="f" * 64,
+                                        status="failed", error="OperationalError: database restarted")
+    client = superadmin_client()
+    listing = client.get("/admin/tenants/webhookevent/?status__exact=failed").content.decode()
+    assert "database restarted" in listing
+
+    client.post("/admin/tenants/webhookevent/", {"action": "reprocess", "_selected_action": [event.pk]})
+    event.refresh_from_db()
+    assert event.status == "processed" and event.attempts == 1
+    with schema_context("alpha"):
+        assert Message.objects.get().body

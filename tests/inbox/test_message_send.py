@@ -139,3 +139,55 @@ def test_a_transient_error_on_the_last_attempt_fails_the_message(
         assert message_deliver(message_id=message.id, is_last_attempt=True)[0] == DeliveryOutcome.FAILED
         message.refresh_from_db()
         assert message.status == "failed" and message.error_code == "131000"
+
+
+def test_templates_are_synced_from_the_account(wired):
+    from channels_wa.models import Template
+    from channels_wa.services import template_sync
+
+    channel, _ = wired
+    with schema_context("alpha"):
+        assert template_sync(channel=channel) >= 4
+        order_update = Template.objects.get(channel=channel, name="order_update")
+        assert order_update.is_approved and order_update.variable_count == 2
+        assert not Template.objects.get(channel=channel, name="summer_sale").is_approved
+
+
+def test_media_is_uploaded_and_sent_by_id(wired, sandbox, django_capture_on_commit_callbacks):
+    from channels_wa.services import media_upload
+    from tests.e2e.test_whatsapp_loop import PNG
+
+    channel, conversation = wired
+    with schema_context("alpha"):
+        media_id = media_upload(channel=channel, content=PNG, mime_type="image/png", filename="receipt.png")
+        with django_capture_on_commit_callbacks(execute=True):
+            message = message_send(
+                conversation=conversation, kind="image", text="Your receipt", payload={"media_id": media_id}
+            )
+        message.refresh_from_db()
+        assert message.status == "sent", message.error_title
+    images = [m for m in sent_to_sandbox(sandbox, channel) if m.get("type") == "image"]
+    assert len(images) == 1 and media_id in str(images[0])
+
+
+def test_media_needs_a_link_or_an_uploaded_file(wired):
+    _, conversation = wired
+    with schema_context("alpha"), pytest.raises(ValidationFailed) as error:
+        message_send(conversation=conversation, kind="image", text="nothing attached")
+    assert error.value.code == "media_required"
+
+
+def test_the_sweeper_requeues_messages_whose_task_was_lost(
+    wired, sandbox, django_capture_on_commit_callbacks
+):
+    from inbox.tasks import sweep_queued_messages
+
+    _, conversation = wired
+    with schema_context("alpha"):
+        with django_capture_on_commit_callbacks(execute=False):  # the broker "lost" the task
+            message = message_send(conversation=conversation, text="still here?")
+        Message.objects.filter(pk=message.pk).update(created_at=timezone.now() - timedelta(minutes=5))
+    assert sweep_queued_messages() == 1
+    with schema_context("alpha"):
+        message.refresh_from_db()
+        assert message.status == "sent" and message.send_attempts == 1
