@@ -109,6 +109,9 @@ TENANT_DOMAIN_MODEL = "tenants.Domain"
 # New companies are cloned from this always-migrated schema instead of running every migration.
 TENANT_BASE_SCHEMA = "tenant_template"
 TENANT_CREATION_FAKES_MIGRATIONS = True
+# Set search_path once per connection and schema switch instead of before every query; safe because
+# django-tenants forgets it whenever a connection is closed (returned to the pool) or the schema changes.
+TENANT_LIMIT_SET_CALLS = True
 TENANT_CACHE_SECONDS = float(env("TENANT_CACHE_SECONDS", "5"))
 PUBLIC_SCHEMA_URLCONF = "config.urls_public"
 ROOT_URLCONF = "config.urls_tenant"

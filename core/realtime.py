@@ -7,9 +7,11 @@ Group names always carry the tenant schema (see `company_group`, `user_group`).
 
 from __future__ import annotations
 
+import asyncio
+import os
+import threading
 from typing import Any
 
-from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import connection, transaction
 
@@ -21,6 +23,9 @@ EVENT_TYPES: dict[str, frozenset[str]] = {
     "campaign.progress": frozenset({"id", "status", "sent", "total"}),
     "channel.status": frozenset({"id", "status"}),
 }
+
+
+SEND_TIMEOUT_S = 5
 
 
 class UnknownEventType(ValueError):
@@ -44,15 +49,42 @@ def validate_event(event_type: str, payload: dict[str, Any]) -> None:
         raise ValueError(f"{event_type} payload misses {sorted(missing)}")
 
 
+class _SenderLoop:
+    """One event loop per process, on a daemon thread, for sending from sync code: the channel
+    layer's Redis connections are kept per loop, so they are reused instead of opened per event."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._pid = 0
+
+    def loop(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._loop is None or self._pid != os.getpid():  # not started, or inherited by a fork
+                self._loop = asyncio.new_event_loop()
+                self._pid = os.getpid()
+                threading.Thread(target=self._loop.run_forever, name="realtime-sender", daemon=True).start()
+            return self._loop
+
+
+_sender = _SenderLoop()
+
+
 def send_now(event_type: str, payload: dict[str, Any], groups: list[str]) -> None:
     layer = get_channel_layer()
     message = {"type": "realtime.event", "event": event_type, "payload": payload}
-    for group in groups:
-        async_to_sync(layer.group_send)(group, message)
+
+    async def send_all() -> None:
+        for group in groups:
+            await layer.group_send(group, message)
+
+    asyncio.run_coroutine_threadsafe(send_all(), _sender.loop()).result(timeout=SEND_TIMEOUT_S)
 
 
 def broadcast_on_commit(event_type: str, payload: dict[str, Any], groups: list[str] | None = None) -> None:
     """Queue an event for the groups (default: the current company) once the transaction commits."""
     validate_event(event_type, payload)
     targets = groups if groups is not None else [company_group(connection.schema_name)]
-    transaction.on_commit(lambda: send_now(event_type, payload, targets))
+    # Best effort: a lost event is recovered by the dashboard's refetch on reconnect, and a Redis hiccup
+    # must not fail the work that was just committed (robust callbacks log their errors).
+    transaction.on_commit(lambda: send_now(event_type, payload, targets), robust=True)

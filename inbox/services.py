@@ -141,9 +141,8 @@ def inbound_message_receive(*, channel: Channel, event: InboundMessage) -> Messa
         conversation.last_message_preview = _preview(message)
         if conversation.status == Conversation.Status.SNOOZED:
             conversation.status, conversation.snoozed_until = Conversation.Status.OPEN, None
-        conversation.unread_count = F("unread_count") + 1
+        conversation.unread_count += 1  # the row is locked (select_for_update) until commit
         conversation.save()
-        conversation.refresh_from_db()
         emit_message("message.created", message)
         emit_conversation("conversation.created" if is_new else "conversation.updated", conversation)
         if event.media and event.media.media_id:

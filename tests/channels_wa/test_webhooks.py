@@ -332,8 +332,13 @@ def test_failed_events_are_listed_and_reprocessed_from_the_operator_console(chan
     from tests.tenants.test_operator_console import superadmin_client
 
     body = fixture_body("message__text", phone_number_id=channel.external_id)
-    event = WebhookEvent.objects.create(provider="meta_whatsapp", body=body.decode(), body_sha256="f" * 64,
-                                        status="failed", error="OperationalError: database restarted")
+    event = WebhookEvent.objects.create(
+        provider="meta_whatsapp",
+        body=body.decode(),
+        body_sha256="f" * 64,
+        status="failed",
+        error="OperationalError: database restarted",
+    )
     client = superadmin_client()
     listing = client.get("/admin/tenants/webhookevent/?status__exact=failed").content.decode()
     assert "database restarted" in listing
