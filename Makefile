@@ -29,3 +29,4 @@ format: $(VENV)/.installed
 bench: $(VENV)/.installed
 	$(PY) scripts/dev.py services
 	$(PY) bench/provision.py
+	$(PY) bench/ingest.py
