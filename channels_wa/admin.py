@@ -1,9 +1,50 @@
+from django import forms
 from django.contrib import admin, messages
 
 from channels_wa.models import Channel, Template
-from channels_wa.services import template_sync
+from channels_wa.services import channel_create, channel_validate_new, template_sync
 from core.admin import tenant_site
 from core.errors import OmniDeskError
+
+
+class ChannelCreateForm(forms.ModelForm):
+    access_token = forms.CharField(widget=forms.PasswordInput, required=False)
+    app_secret = forms.CharField(
+        widget=forms.PasswordInput,
+        required=False,
+        help_text="Used to verify the provider's webhook signatures.",
+    )
+    verify_token = forms.CharField(required=False, help_text="Leave empty to generate one.")
+
+    class Meta:
+        model = Channel
+        fields = (
+            "provider",
+            "name",
+            "phone_number",
+            "external_id",
+            "account_id",
+            "api_base_url",
+            "api_version",
+            "rate_per_s",
+            "default_department",
+        )
+
+    def clean(self):
+        data = super().clean()
+        if data.get("provider") and data.get("external_id"):
+            try:
+                channel_validate_new(
+                    provider=data["provider"],
+                    external_id=data["external_id"],
+                    phone_number=data.get("phone_number", ""),
+                )
+            except OmniDeskError as exc:
+                raise forms.ValidationError(exc.message) from exc
+        return data
+
+    def validate_unique(self):
+        """Uniqueness (one company per number) is checked by channel_validate_new."""
 
 
 class ChannelAdmin(admin.ModelAdmin):
@@ -15,8 +56,44 @@ class ChannelAdmin(admin.ModelAdmin):
     exclude = ("access_token", "app_secret", "verify_token")
     actions = ("sync_templates",)
 
-    def has_add_permission(self, request) -> bool:
-        return False  # channels are connected through the services (plan limits, routing)
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is None:
+            kwargs["form"] = ChannelCreateForm
+            kwargs["exclude"] = None
+        return super().get_form(request, obj, change, **kwargs)
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is None:
+            return (
+                (None, {"fields": ("provider", "name", "phone_number", "external_id", "account_id")}),
+                ("Credentials", {"fields": ("access_token", "app_secret", "verify_token")}),
+                ("Sending", {"fields": ("api_base_url", "api_version", "rate_per_s", "default_department")}),
+            )
+        return super().get_fieldsets(request, obj)
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.readonly_fields if obj else ()
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return super().save_model(request, obj, form, change)
+        data = form.cleaned_data
+        created = channel_create(
+            provider=data["provider"],
+            name=data["name"],
+            external_id=data["external_id"],
+            phone_number=data["phone_number"],
+            account_id=data["account_id"],
+            access_token=data["access_token"],
+            app_secret=data["app_secret"],
+            verify_token=data["verify_token"],
+            api_base_url=data["api_base_url"],
+            api_version=data["api_version"],
+            rate_per_s=data["rate_per_s"],
+            default_department_id=data["default_department"].id if data["default_department"] else None,
+        )
+        obj.pk, obj.uuid = created.pk, created.uuid
+        obj._state.adding = False
 
     @admin.action(description="Sync message templates from the provider")
     def sync_templates(self, request, queryset):

@@ -45,22 +45,8 @@ def current_company() -> Company:
     return Company.objects.get(schema_name=connection.schema_name)
 
 
-def channel_create(
-    *,
-    provider: str,
-    name: str,
-    external_id: str,
-    phone_number: str = "",
-    account_id: str = "",
-    access_token: str = "",
-    app_secret: str = "",
-    verify_token: str = "",
-    api_base_url: str = "",
-    api_version: str = "",
-    rate_per_s: int = 80,
-    default_department_id: int | None = None,
-) -> Channel:
-    """Connect a number for the current company and route its provider id to it."""
+def channel_validate_new(*, provider: str, external_id: str, phone_number: str) -> tuple[str, str]:
+    """The checks a new channel must pass; returns its route kind and E.164 phone number."""
     if provider not in PROVIDERS:
         raise ValidationFailed(
             f"Unknown provider {provider!r}.",
@@ -82,12 +68,35 @@ def channel_create(
             code="channel_taken",
             details={"external_id": external_id},
         )
+    return route_kind, phone_normalize(phone_number) if phone_number else ""
+
+
+def channel_create(
+    *,
+    provider: str,
+    name: str,
+    external_id: str,
+    phone_number: str = "",
+    account_id: str = "",
+    access_token: str = "",
+    app_secret: str = "",
+    verify_token: str = "",
+    api_base_url: str = "",
+    api_version: str = "",
+    rate_per_s: int = 80,
+    default_department_id: int | None = None,
+) -> Channel:
+    """Connect a number for the current company and route its provider id to it."""
+    route_kind, phone_number = channel_validate_new(
+        provider=provider, external_id=external_id, phone_number=phone_number
+    )
+    company = current_company()
     with transaction.atomic():
         channel = Channel.objects.create(
             provider=provider,
             name=name,
             external_id=external_id,
-            phone_number=phone_normalize(phone_number) if phone_number else "",
+            phone_number=phone_number,
             account_id=account_id,
             access_token=access_token,
             app_secret=app_secret,

@@ -52,3 +52,40 @@ def test_bad_phone_number_is_refused(alpha):
     with schema_context("alpha"), pytest.raises(ValidationFailed) as error:
         channel_create(provider="meta_whatsapp", name="x", external_id="1", phone_number="12")
     assert error.value.code == "invalid_phone"
+
+
+def test_company_admin_connects_a_channel_and_sees_the_plan_limit(alpha):
+    from tests.helpers import host_client, login
+
+    Plan.objects.filter(code="pro").update(max_channels=1)
+    client = host_client(alpha.host)
+    login(client, alpha.host, alpha.owner_email)
+    form = {
+        "provider": "meta_whatsapp",
+        "name": "Support line",
+        "phone_number": "+1 555 000 0042",
+        "external_id": "100000000000042",
+        "account_id": "200000000000042",
+        "access_token": "t0k3n-xyz",
+        "app_secret": "s3cr3t-xyz",
+        "verify_token": "",
+        "api_base_url": "",
+        "api_version": "",
+        "rate_per_s": 80,
+        "default_department": "",
+    }
+    response = client.post("/admin/channels_wa/channel/add/", form)
+    assert response.status_code == 302, response.content.decode()[:3000]
+    with schema_context("alpha"):
+        channel = Channel.objects.get(external_id="100000000000042")
+        assert (
+            channel.phone_number == "+15550000042"
+            and channel.app_secret == "s3cr3t-xyz"
+            and channel.verify_token
+        )
+    assert ChannelRoute.objects.filter(external_id="100000000000042", company=alpha.company).exists()
+    page = client.get(f"/admin/channels_wa/channel/{channel.pk}/change/").content.decode()
+    assert "s3cr3t-xyz" not in page and "t0k3n-xyz" not in page
+
+    again = client.post("/admin/channels_wa/channel/add/", {**form, "external_id": "100000000000043"})
+    assert again.status_code == 200 and "allows 1 channel(s)" in again.content.decode()
