@@ -1,5 +1,6 @@
 from django import forms
 from django.contrib import admin, messages
+from django.db import models
 
 from channels_wa.models import Channel, Template
 from channels_wa.services import channel_create, channel_validate_new, template_sync
@@ -15,6 +16,8 @@ class ChannelCreateForm(forms.ModelForm):
         help_text="Used to verify the provider's webhook signatures.",
     )
     verify_token = forms.CharField(required=False, help_text="Leave empty to generate one.")
+    api_base_url = forms.URLField(required=False, assume_scheme="https",
+                                  help_text="Leave empty for the provider's own API.")
 
     class Meta:
         model = Channel
@@ -48,6 +51,7 @@ class ChannelCreateForm(forms.ModelForm):
 
 
 class ChannelAdmin(admin.ModelAdmin):
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     list_display = ("name", "provider", "phone_number", "external_id", "status", "rate_per_s", "created_at")
     list_filter = ("provider", "status")
     search_fields = ("name", "phone_number", "external_id")

@@ -176,7 +176,6 @@ STATIC_ROOT.mkdir(exist_ok=True) if os.access(BASE_DIR, os.W_OK) else None
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env("MEDIA_ROOT", str(embedded.DATA_DIR / "media")))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-FORMS_URLFIELD_ASSUME_HTTPS = True
 
 S3_BUCKET = env("S3_BUCKET")
 STORAGES = {

@@ -431,6 +431,24 @@ def conversation_label(
     return conversation
 
 
+def conversation_mark_read(*, conversation: Conversation) -> Conversation:
+    """Staff opened the conversation: clear its unread count and send the customer blue ticks."""
+    last_inbound = (
+        conversation.messages.filter(direction=Message.Direction.INBOUND)
+        .exclude(provider_message_id=None)
+        .order_by("-created_at", "-id")
+        .first()
+    )
+    conversation.unread_count = 0
+    conversation.save(update_fields=["unread_count", "updated_at"])
+    emit_conversation("conversation.updated", conversation)
+    if last_inbound is not None:
+        from inbox.tasks import send_read_receipt
+
+        enqueue_on_commit(send_read_receipt, last_inbound.id)
+    return conversation
+
+
 def note_create(*, conversation: Conversation, author, body: str) -> Note:
     if not body.strip():
         raise ValidationFailed("The note is empty.", code="empty_note")

@@ -22,6 +22,21 @@ def deliver_message(self, message_id: int) -> str:
     return outcome
 
 
+@shared_task(acks_late=True)
+def send_read_receipt(message_id: int) -> str:
+    """Best effort: a read receipt that fails is not worth retrying after the customer wrote again."""
+    from channels_wa.providers.registry import provider_for
+    from inbox.models import Message
+
+    message = Message.objects.select_related("channel").get(pk=message_id)
+    provider = provider_for(message.channel)
+    try:
+        result = provider.mark_read(message.provider_message_id)
+    finally:
+        provider.close()
+    return "ok" if result.is_ok else f"{result.error.code}: {result.error.title}"
+
+
 @shared_task
 def sweep_queued_messages() -> int:
     """Re-enqueue messages left queued (their task was lost); claiming keeps each sent once."""

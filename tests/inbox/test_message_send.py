@@ -191,3 +191,24 @@ def test_the_sweeper_requeues_messages_whose_task_was_lost(
     with schema_context("alpha"):
         message.refresh_from_db()
         assert message.status == "sent" and message.send_attempts == 1
+
+
+def test_opening_a_conversation_clears_unread_and_sends_blue_ticks(
+    wired, sandbox, django_capture_on_commit_callbacks
+):
+    from inbox.services import conversation_mark_read
+
+    channel, conversation = wired
+    thread_url = f"{sandbox.base_url}/_sandbox/customers/{CUSTOMER}/thread"
+    # make the customer's sandbox message the one we know about, then mark it read
+    inbound = httpx.get(thread_url, params={"number": channel.external_id}).json()[0]
+    with schema_context("alpha"):
+        Message.objects.filter(conversation=conversation, direction="inbound").update(
+            provider_message_id=inbound["id"]
+        )
+        with django_capture_on_commit_callbacks(execute=True):
+            conversation_mark_read(conversation=conversation)
+        conversation.refresh_from_db()
+        assert conversation.unread_count == 0
+    thread = httpx.get(thread_url, params={"number": channel.external_id}).json()
+    assert thread[0]["status"] == "read"
