@@ -3,3 +3,4 @@ from django.apps import AppConfig
 
 class ChannelsWaConfig(AppConfig):
     name = "channels_wa"
+    verbose_name = "Channels"

@@ -34,6 +34,9 @@ class ConversationAdmin(admin.ModelAdmin):
     list_select_related = ("contact", "channel", "assignee")
     inlines = (MessageInline,)
 
+    def has_add_permission(self, request) -> bool:
+        return False  # conversations start from a customer's message or a send, through the services
+
 
 class MessageAdmin(admin.ModelAdmin):
     list_display = ("created_at", "direction", "kind", "status", "conversation", "error_code", "error_title")
