@@ -16,8 +16,9 @@ class ChannelCreateForm(forms.ModelForm):
         help_text="Used to verify the provider's webhook signatures.",
     )
     verify_token = forms.CharField(required=False, help_text="Leave empty to generate one.")
-    api_base_url = forms.URLField(required=False, assume_scheme="https",
-                                  help_text="Leave empty for the provider's own API.")
+    api_base_url = forms.URLField(
+        required=False, assume_scheme="https", help_text="Leave empty for the provider's own API."
+    )
 
     class Meta:
         model = Channel

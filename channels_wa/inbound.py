@@ -6,12 +6,14 @@ import logging
 from collections.abc import Callable
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django_tenants.utils import get_public_schema_name, schema_context
 
 from channels_wa.providers.base import InboundEvent, InboundMessage, StatusUpdate, WebhookError
 from channels_wa.providers.registry import ROUTE_KIND, parser_for
+from core.localcache import TTLCache
 from tenants.models import ChannelRoute, WebhookEvent
 
 logger = logging.getLogger(__name__)
@@ -46,16 +48,25 @@ HANDLERS: dict[type, Callable] = {
 }
 
 
+# (route kind, external id) → (schema, channel id): every event of a busy number needs it.
+routes = TTLCache(ttl_s=settings.TENANT_CACHE_SECONDS)
+
+
 def _route(event: WebhookEvent, external_id: str) -> tuple[str, int] | None:
     """(schema, channel id) for an event: the channel URL it came in on, else the public route table."""
     if event.channel_id and event.company_id:
         return event.company.schema_name, event.channel_id
-    route = (
-        ChannelRoute.objects.select_related("company")
-        .filter(provider=ROUTE_KIND.get(event.provider, event.provider), external_id=external_id)
-        .first()
-    )
-    return (route.company.schema_name, route.channel_id) if route else None
+    key = (ROUTE_KIND.get(event.provider, event.provider), external_id)
+    target = routes.get(key)
+    if target is None:
+        route = (
+            ChannelRoute.objects.select_related("company").filter(provider=key[0], external_id=key[1]).first()
+        )
+        if route is None:
+            return None
+        target = (route.company.schema_name, route.channel_id)
+        routes.set(key, target)
+    return target
 
 
 def webhook_event_process(*, event_id: int) -> str | None:

@@ -129,6 +129,9 @@ def channel_create(
 
 
 def channel_delete(*, channel: Channel) -> None:
+    from channels_wa.inbound import routes
+
+    transaction.on_commit(routes.clear)
     with transaction.atomic():
         ChannelRoute.objects.filter(
             company__schema_name=connection.schema_name, channel_id=channel.id

@@ -87,9 +87,8 @@ def _conversation_for_inbound(*, contact: Contact, channel: Channel) -> tuple[Co
 
 
 def inbound_message_receive(*, channel: Channel, event: InboundMessage) -> Message | None:
-    """Store a customer's message once; a second delivery of the same provider id changes nothing."""
-    if Message.objects.filter(channel=channel, provider_message_id=event.provider_message_id).exists():
-        return None
+    """Store a customer's message once; a second delivery of the same provider id changes nothing
+    (the unique constraint on (channel, provider id) decides, so concurrent workers agree)."""
     contact = contact_upsert_whatsapp(
         whatsapp_id=event.from_id, phone=event.from_phone, profile_name=event.profile_name
     )
@@ -142,7 +141,18 @@ def inbound_message_receive(*, channel: Channel, event: InboundMessage) -> Messa
         if conversation.status == Conversation.Status.SNOOZED:
             conversation.status, conversation.snoozed_until = Conversation.Status.OPEN, None
         conversation.unread_count += 1  # the row is locked (select_for_update) until commit
-        conversation.save()
+        conversation.save(
+            update_fields=[
+                "last_inbound_at",
+                "window_expires_at",
+                "last_message_at",
+                "last_message_preview",
+                "status",
+                "snoozed_until",
+                "unread_count",
+                "updated_at",
+            ]
+        )
         emit_message("message.created", message)
         emit_conversation("conversation.created" if is_new else "conversation.updated", conversation)
         if event.media and event.media.media_id:
