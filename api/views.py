@@ -1,31 +1,227 @@
-from drf_spectacular.utils import extend_schema
+"""REST API v1. Views parse input, check scopes, call one service and shape the output."""
+
+from __future__ import annotations
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
+from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
-from rest_framework.views import APIView
+
+from api import scopes
+from api.base import ApiView
+from api.serializers import (
+    ConversationMessageInput,
+    ConversationOut,
+    ConversationUpdateInput,
+    MessageOut,
+    NoteInput,
+    NoteOut,
+    SendMessageInput,
+)
+from channels_wa.models import Channel
+from core.errors import NotFound, ValidationFailed
+from inbox import services as inbox
+from inbox.models import Conversation, Message
 
 
 class MeSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    email = serializers.EmailField()
+    id = serializers.IntegerField(allow_null=True)
+    email = serializers.CharField(allow_blank=True)
     name = serializers.CharField()
     role = serializers.CharField()
     company = serializers.CharField()
+    scopes = serializers.ListField(child=serializers.CharField())
 
 
-class MeView(APIView):
-    """The signed-in user and their company."""
+class MeView(ApiView):
+    """Who is calling: the signed-in user or the API key, with its scopes and company."""
 
     @extend_schema(responses=MeSerializer)
     def get(self, request):
+        from api.authentication import ApiPrincipal
+        from api.base import principal_scopes
+
         user = request.user
-        return Response(
-            MeSerializer(
-                {
-                    "id": user.id,
-                    "email": user.email,
-                    "name": user.name,
-                    "role": user.role,
-                    "company": request.tenant.slug,
-                }
-            ).data
+        if isinstance(user, ApiPrincipal):
+            data = {"id": None, "email": "", "name": user.key.name, "role": "api_key"}
+        else:
+            data = {"id": user.id, "email": user.email, "name": user.name, "role": user.role}
+        data.update(company=request.tenant.slug, scopes=sorted(principal_scopes(user)))
+        return Response(MeSerializer(data).data)
+
+
+def _payload(data: dict) -> tuple[str, str, dict]:
+    """(kind, text, payload) for message_send from a validated send request."""
+    kind, text = data["type"], data.get("text", "")
+    if kind == "template":
+        if "template" not in data:
+            raise ValidationFailed(
+                "A template message needs `template` with its name.", code="template_required"
+            )
+        return kind, "", dict(data["template"])
+    if kind == "reaction":
+        reaction = data.get("reaction")
+        if reaction is None:
+            raise ValidationFailed(
+                "A reaction needs `reaction` with message_id and emoji.", code="reaction_required"
+            )
+        target = Message.objects.filter(pk=reaction["message_id"]).exclude(provider_message_id=None).first()
+        if target is None:
+            raise NotFound(
+                "The message to react to does not exist or was never delivered.", code="unknown_message"
+            )
+        return kind, reaction["emoji"], {"reaction_to": target.provider_message_id}
+    if kind in ("image", "video", "audio", "document"):
+        if not data.get("media_url"):
+            raise ValidationFailed("A media message needs `media_url`.", code="media_required")
+        return kind, text, {"link": data["media_url"], "filename": data.get("filename", "")}
+    return kind, text, {"preview_url": data.get("preview_url", False)}
+
+
+class MessagesView(ApiView):
+    scopes_by_method = {"POST": scopes.MESSAGES_SEND}
+
+    @extend_schema(request=SendMessageInput, responses={202: MessageOut})
+    def post(self, request):
+        data = SendMessageInput.validate_payload(request.data)
+        channel = Channel.objects.filter(pk=data["channel_id"]).first()
+        if channel is None:
+            raise ValidationFailed(
+                "No such channel in this company.",
+                code="unknown_channel",
+                details={"channel_id": data["channel_id"]},
+            )
+        kind, text, payload = _payload(data)
+        message = inbox.message_send_to_phone(
+            channel=channel,
+            phone=data["to"],
+            kind=kind,
+            text=text,
+            payload=payload,
+            sender_user=_user(request),
         )
+        return Response(MessageOut(message).data, status=202)
+
+
+class MessageDetailView(ApiView):
+    scopes_by_method = {"GET": scopes.MESSAGES_READ}
+
+    @extend_schema(responses=MessageOut)
+    def get(self, request, message_id: int):
+        return Response(MessageOut(get_object_or_404(Message, pk=message_id)).data)
+
+
+class ConversationPagination(CursorPagination):
+    page_size = 30
+    max_page_size = 100
+    page_size_query_param = "limit"
+    ordering = ("-updated_at", "-id")
+
+
+class MessagePagination(CursorPagination):
+    page_size = 50
+    max_page_size = 200
+    page_size_query_param = "limit"
+    ordering = ("-created_at", "-id")
+
+
+CONVERSATION_FILTERS = [
+    OpenApiParameter("status", str),
+    OpenApiParameter("channel", int),
+    OpenApiParameter("assignee", int),
+    OpenApiParameter("department", int),
+    OpenApiParameter("label", str),
+    OpenApiParameter("updated_since", str, description="ISO 8601 date-time"),
+]
+
+
+class ConversationsView(ApiView):
+    scopes_by_method = {"GET": scopes.CONVERSATIONS_READ}
+
+    @extend_schema(parameters=CONVERSATION_FILTERS, responses=ConversationOut(many=True))
+    def get(self, request):
+        from django.utils.dateparse import parse_datetime
+
+        params = request.query_params
+        queryset = Conversation.objects.select_related("contact").prefetch_related("labels")
+        filters = {
+            "status": "status",
+            "channel": "channel_id",
+            "assignee": "assignee_id",
+            "department": "department_id",
+            "label": "labels__name",
+        }
+        for param, field in filters.items():
+            if params.get(param):
+                queryset = queryset.filter(**{field: params[param]})
+        if params.get("updated_since"):
+            since = parse_datetime(params["updated_since"])
+            if since is None:
+                raise ValidationFailed("updated_since must be an ISO 8601 date-time.", code="invalid_filter")
+            queryset = queryset.filter(updated_at__gte=since)
+        for param in ("channel", "assignee", "department"):
+            if params.get(param) and not params[param].isdigit():
+                raise ValidationFailed(f"{param} must be an id.", code="invalid_filter")
+        paginator = ConversationPagination()
+        page = paginator.paginate_queryset(queryset.distinct(), request, view=self)
+        return paginator.get_paginated_response(ConversationOut(page, many=True).data)
+
+
+class ConversationDetailView(ApiView):
+    scopes_by_method = {"GET": scopes.CONVERSATIONS_READ, "PATCH": scopes.CONVERSATIONS_WRITE}
+
+    @extend_schema(responses=ConversationOut)
+    def get(self, request, conversation_id: int):
+        return Response(ConversationOut(get_object_or_404(Conversation, pk=conversation_id)).data)
+
+    @extend_schema(request=ConversationUpdateInput, responses=ConversationOut)
+    def patch(self, request, conversation_id: int):
+        conversation = get_object_or_404(Conversation, pk=conversation_id)
+        data = ConversationUpdateInput.validate_payload(request.data)
+        conversation = inbox.conversation_update(conversation=conversation, **data)
+        return Response(ConversationOut(conversation).data)
+
+
+class ConversationMessagesView(ApiView):
+    scopes_by_method = {"GET": scopes.MESSAGES_READ, "POST": scopes.MESSAGES_SEND}
+
+    @extend_schema(responses=MessageOut(many=True))
+    def get(self, request, conversation_id: int):
+        conversation = get_object_or_404(Conversation, pk=conversation_id)
+        paginator = MessagePagination()
+        page = paginator.paginate_queryset(conversation.messages.all(), request, view=self)
+        return paginator.get_paginated_response(MessageOut(page, many=True).data)
+
+    @extend_schema(request=ConversationMessageInput, responses={202: MessageOut})
+    def post(self, request, conversation_id: int):
+        conversation = get_object_or_404(Conversation, pk=conversation_id)
+        data = ConversationMessageInput.validate_payload(request.data)
+        kind, text, payload = _payload(data)
+        message = inbox.message_send(
+            conversation=conversation,
+            kind=kind,
+            text=text,
+            payload=payload,
+            sender_kind=Message.SenderKind.API if _user(request) is None else "user",
+            sender_user=_user(request),
+        )
+        return Response(MessageOut(message).data, status=202)
+
+
+class ConversationNotesView(ApiView):
+    scopes_by_method = {"POST": scopes.CONVERSATIONS_WRITE}
+
+    @extend_schema(request=NoteInput, responses={201: NoteOut})
+    def post(self, request, conversation_id: int):
+        conversation = get_object_or_404(Conversation, pk=conversation_id)
+        data = NoteInput.validate_payload(request.data)
+        note = inbox.note_create(conversation=conversation, author=_user(request), body=data["body"])
+        return Response(NoteOut(note).data, status=201)
+
+
+def _user(request):
+    """The staff user behind a session request; None for an API key."""
+    from api.authentication import ApiPrincipal
+
+    return None if isinstance(request.user, ApiPrincipal) else request.user

@@ -1,5 +1,4 @@
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts.views import LoginView, LogoutView, home
 from core.admin import tenant_site
@@ -13,6 +12,4 @@ urlpatterns = [
     path("health", health, name="health"),
     path("webhooks/", include("channels_wa.urls")),
     path("api/v1/", include("api.urls")),
-    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]

@@ -16,6 +16,8 @@ from core.errors import BusinessRuleViolation, ValidationFailed
 from core.jobs import enqueue_on_commit
 from inbox.events import emit_conversation, emit_message
 from inbox.models import Contact, Conversation, Label, Message, Note, PendingStatus
+from tenants.models import Company
+from tenants.usage import usage_message_consume
 
 WINDOW = timedelta(hours=24)
 MAX_TEXT_LENGTH = 4096
@@ -281,6 +283,10 @@ def message_send(
                 else None
             },
         )
+    company = Company.objects.select_related("plan").filter(schema_name=connection.schema_name).first()
+    usage_message_consume(
+        messages_per_day=company.plan.messages_per_day if company and company.plan else None
+    )
     with transaction.atomic():
         message = Message.objects.create(
             conversation=conversation,
@@ -307,6 +313,47 @@ def message_send(
 
         enqueue_on_commit(deliver_message, message.id)
     return message
+
+
+def message_send_to_phone(
+    *,
+    channel: Channel,
+    phone: str,
+    kind: str = base.TEXT,
+    text: str = "",
+    payload: dict | None = None,
+    sender_kind: str = Message.SenderKind.API,
+    sender_user=None,
+) -> Message:
+    """Send to a phone number on a channel, creating the contact and conversation when needed."""
+    from channels_wa.services import phone_normalize
+
+    e164 = phone_normalize(phone)
+    contact = contact_upsert_whatsapp(whatsapp_id=e164.lstrip("+"), phone=e164)
+    conversation = (
+        Conversation.objects.filter(contact=contact, channel=channel)
+        .exclude(status=Conversation.Status.RESOLVED)
+        .first()
+    )
+    if conversation is None:
+        try:
+            with transaction.atomic():
+                conversation = Conversation.objects.create(
+                    contact=contact, channel=channel, department_id=channel.default_department_id
+                )
+                emit_conversation("conversation.created", conversation)
+        except IntegrityError:
+            conversation = Conversation.objects.exclude(status=Conversation.Status.RESOLVED).get(
+                contact=contact, channel=channel
+            )
+    return message_send(
+        conversation=conversation,
+        kind=kind,
+        text=text,
+        payload=payload,
+        sender_kind=sender_kind,
+        sender_user=sender_user,
+    )
 
 
 def _outbound(message: Message) -> base.OutboundMessage:
@@ -402,30 +449,70 @@ def conversation_assign(
     return conversation
 
 
-def conversation_set_status(
-    *, conversation: Conversation, status: str, snoozed_until: datetime | None = None
-) -> Conversation:
+def _change_status(conversation: Conversation, status: str, snoozed_until: datetime | None) -> None:
     if status not in Conversation.Status.values:
         raise ValidationFailed(f"Unknown conversation status {status!r}.", code="invalid_status")
     if status == Conversation.Status.SNOOZED and snoozed_until is None:
         raise ValidationFailed("Snoozing needs a time to wake up.", code="snooze_until_required")
     if status != Conversation.Status.RESOLVED and conversation.status == Conversation.Status.RESOLVED:
-        if (
+        others = (
             Conversation.objects.filter(
                 contact_id=conversation.contact_id, channel_id=conversation.channel_id
             )
             .exclude(status=Conversation.Status.RESOLVED)
             .exclude(pk=conversation.pk)
-            .exists()
-        ):
+        )
+        if others.exists():
             raise BusinessRuleViolation(
                 "This contact already has an open conversation on this channel.",
                 code="conversation_already_open",
             )
     conversation.status = status
     conversation.snoozed_until = snoozed_until if status == Conversation.Status.SNOOZED else None
+
+
+def conversation_set_status(
+    *, conversation: Conversation, status: str, snoozed_until: datetime | None = None
+) -> Conversation:
+    _change_status(conversation, status, snoozed_until)
     conversation.save(update_fields=["status", "snoozed_until", "updated_at"])
     emit_conversation("conversation.updated", conversation)
+    return conversation
+
+
+UNSET = object()
+
+
+def conversation_update(
+    *,
+    conversation: Conversation,
+    status: str | None = None,
+    snoozed_until: datetime | None = None,
+    assignee_id=UNSET,
+    department_id=UNSET,
+    labels: list[str] | None = None,
+    priority: str | None = None,
+) -> Conversation:
+    """Change several things at once (the API's PATCH); one conversation.updated event."""
+    from accounts.models import Department, User
+
+    with transaction.atomic():
+        if status is not None:
+            _change_status(conversation, status, snoozed_until)
+        if assignee_id is not UNSET:
+            if assignee_id is not None and not User.objects.filter(pk=assignee_id, is_active=True).exists():
+                raise ValidationFailed("No such active user in this company.", code="unknown_assignee")
+            conversation.assignee_id = assignee_id
+        if department_id is not UNSET:
+            if department_id is not None and not Department.objects.filter(pk=department_id).exists():
+                raise ValidationFailed("No such department in this company.", code="unknown_department")
+            conversation.department_id = department_id
+        if priority is not None:
+            conversation.priority = priority
+        conversation.save()
+        if labels is not None:
+            conversation.labels.set([Label.objects.get_or_create(name=name)[0] for name in labels])
+        emit_conversation("conversation.updated", conversation)
     return conversation
 
 
