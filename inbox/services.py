@@ -14,7 +14,7 @@ from channels_wa.providers import base
 from channels_wa.providers.base import InboundMessage, ProviderError, StatusUpdate
 from core.errors import BusinessRuleViolation, ValidationFailed
 from core.jobs import enqueue_on_commit
-from inbox.events import emit_conversation, emit_message
+from inbox.events import emit_contact, emit_conversation, emit_message
 from inbox.models import Contact, Conversation, Label, Message, Note, PendingStatus
 from tenants.models import Company
 from tenants.usage import usage_message_consume
@@ -39,7 +39,11 @@ def contact_upsert_whatsapp(*, whatsapp_id: str, phone: str, profile_name: str =
     if contact is None:
         try:
             with transaction.atomic():
-                return Contact.objects.create(whatsapp_id=whatsapp_id, phone=phone, profile_name=profile_name)
+                contact = Contact.objects.create(
+                    whatsapp_id=whatsapp_id, phone=phone, profile_name=profile_name
+                )
+                emit_contact("contact.created", contact)
+                return contact
         except IntegrityError:  # created concurrently by another worker
             contact = Contact.objects.get(whatsapp_id=whatsapp_id)
     changed = []
@@ -53,7 +57,9 @@ def contact_upsert_whatsapp(*, whatsapp_id: str, phone: str, profile_name: str =
         contact.phone = phone
         changed.append("phone")
     if changed:
-        contact.save(update_fields=[*changed, "updated_at"])
+        with transaction.atomic():
+            contact.save(update_fields=[*changed, "updated_at"])
+            emit_contact("contact.updated", contact)
     return contact
 
 
@@ -244,16 +250,7 @@ def _apply_pending_statuses(message: Message) -> None:
         PendingStatus.objects.filter(id__in=[p.id for p in pending]).delete()
 
 
-def message_send(
-    *,
-    conversation: Conversation,
-    kind: str = base.TEXT,
-    text: str = "",
-    payload: dict | None = None,
-    sender_kind: str = Message.SenderKind.USER,
-    sender_user=None,
-) -> Message:
-    """Queue a reply; it is sent by a worker after commit. Outside the 24-hour window only templates go."""
+def _validate_outbound(*, kind: str, text: str, payload: dict | None) -> None:
     if kind == base.TEXT:
         if not text.strip():
             raise ValidationFailed("The message is empty.", code="empty_message")
@@ -269,6 +266,19 @@ def message_send(
         raise ValidationFailed(
             "A template message needs the template's name and language.", code="template_required"
         )
+
+
+def message_send(
+    *,
+    conversation: Conversation,
+    kind: str = base.TEXT,
+    text: str = "",
+    payload: dict | None = None,
+    sender_kind: str = Message.SenderKind.USER,
+    sender_user=None,
+) -> Message:
+    """Queue a reply; it is sent by a worker after commit. Outside the 24-hour window only templates go."""
+    _validate_outbound(kind=kind, text=text, payload=payload)
     now = timezone.now()
     if kind not in ALWAYS_ALLOWED_KINDS and (
         conversation.window_expires_at is None or conversation.window_expires_at <= now
@@ -329,6 +339,22 @@ def message_send_to_phone(
     from channels_wa.services import phone_normalize
 
     e164 = phone_normalize(phone)
+    _validate_outbound(kind=kind, text=text, payload=payload)
+    with transaction.atomic():  # a refused send (closed window, quota) leaves no contact behind
+        return _send_to_contact(
+            channel=channel,
+            e164=e164,
+            kind=kind,
+            text=text,
+            payload=payload,
+            sender_kind=sender_kind,
+            sender_user=sender_user,
+        )
+
+
+def _send_to_contact(
+    *, channel: Channel, e164: str, kind: str, text: str, payload: dict | None, sender_kind: str, sender_user
+) -> Message:
     contact = contact_upsert_whatsapp(whatsapp_id=e164.lstrip("+"), phone=e164)
     conversation = (
         Conversation.objects.filter(contact=contact, channel=channel)

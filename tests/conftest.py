@@ -219,9 +219,14 @@ def celery_worker_process(django_db_setup):
 
 @pytest.fixture(autouse=True)
 def _fresh_local_caches():
-    """Per-process lookup caches must not carry a rolled-back test's rows into the next test."""
+    """Per-process lookup caches and Redis usage counters must not carry one test's state into the next
+    (the database is rolled back after each test; these are not)."""
     from core.localcache import clear_all
+    from core.redis import get_redis
 
     clear_all()
+    redis = get_redis()
+    for key in redis.scan_iter("usage:*"):
+        redis.delete(key)
     yield
     clear_all()

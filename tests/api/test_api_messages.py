@@ -1,0 +1,161 @@
+"""Sending and reading through the API, against the sandbox, with its errors in the JSON shape."""
+
+from django_tenants.utils import schema_context
+
+from inbox.models import Contact, Conversation, Message, Note
+from tenants.models import Plan
+from tests.api.conftest import Api, customer_writes, issue_key
+from tests.api.test_api_auth import assert_error
+
+CUSTOMER = "+15551110001"
+
+
+def send(api, channel, **body):
+    return api.post("/api/v1/messages", {"channel_id": channel.id, "to": CUSTOMER, **body})
+
+
+def test_template_to_a_new_number_creates_contact_and_conversation(
+    api, sandbox_channel, sandbox, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = send(
+            api,
+            sandbox_channel,
+            type="template",
+            template={"name": "order_update", "language": "en", "body_params": ["Ana", "A-1"]},
+        )
+    assert response.status_code == 202, response.content
+    body = response.json()
+    assert body["status"] == "queued" and body["type"] == "template" and body["direction"] == "outbound"
+    with schema_context("alpha"):
+        message = Message.objects.get(pk=body["id"])
+        assert message.status == "sent" and message.sender_kind == "api"
+        assert message.conversation.contact.phone == CUSTOMER
+    fetched = api.get(f"/api/v1/messages/{body['id']}").json()
+    assert fetched["status"] == "sent" and fetched["provider_message_id"].startswith("wamid.")
+
+
+def test_free_text_outside_the_window_is_422_naming_the_fix(api, sandbox_channel):
+    error = assert_error(send(api, sandbox_channel, text="Hello!"), 422, "window_closed")
+    assert "template" in error["message"]
+    with schema_context("alpha"):
+        assert not Message.objects.exists()
+
+
+def test_text_inside_the_window_is_sent(api, sandbox_channel, sandbox, django_capture_on_commit_callbacks):
+    from tests.channels_wa.webhooks import channel_path, fixture_body, post_webhook
+
+    customer_writes(sandbox, sandbox_channel, CUSTOMER.lstrip("+"))
+    body = fixture_body(
+        "message__text",
+        phone_number_id=sandbox_channel.external_id,
+        replace={"15551234567": CUSTOMER.lstrip("+")},
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        post_webhook(host="alpha.localhost", path=channel_path(sandbox_channel), body=body)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = send(api, sandbox_channel, text="Thanks for writing!")
+    assert response.status_code == 202, response.content
+    with schema_context("alpha"):
+        assert Message.objects.get(pk=response.json()["id"]).status == "sent"
+        assert Conversation.objects.count() == 1
+
+
+def test_bad_input_gives_the_error_shape_and_no_side_effect(api, sandbox_channel):
+    cases = [
+        (api.post("/api/v1/messages", "{not json", raw=True), 400, "malformed_request"),
+        (send(api, sandbox_channel, text="x", colour="red"), 400, "validation_error"),
+        (
+            send(api, sandbox_channel, type="template", template={"name": "x", "language": "en"}, to="12"),
+            400,
+            "invalid_phone",
+        ),
+        (
+            api.post("/api/v1/messages", {"channel_id": 999, "to": CUSTOMER, "text": "x"}),
+            400,
+            "unknown_channel",
+        ),
+        (send(api, sandbox_channel, text=""), 400, "empty_message"),
+        (send(api, sandbox_channel, text="x" * 4097), 400, "text_too_long"),
+        (send(api, sandbox_channel, type="image"), 400, "media_required"),
+        (api.post("/api/v1/messages", ["a", "list"]), 400, "validation_error"),
+    ]
+    for response, status, code in cases:
+        assert_error(response, status, code)
+    assert cases[1][0].json()["error"]["details"]["fields"] == {"colour": ["Unknown field."]}
+    with schema_context("alpha"):
+        assert not Message.objects.exists() and not Contact.objects.exists()
+
+
+def test_daily_message_quota(api, sandbox_channel, django_capture_on_commit_callbacks):
+    Plan.objects.filter(code="pro").update(messages_per_day=1)
+    template = {"type": "template", "template": {"name": "hello_world", "language": "en_US"}}
+    with django_capture_on_commit_callbacks(execute=True):
+        assert send(api, sandbox_channel, **template).status_code == 202
+    error = assert_error(send(api, sandbox_channel, **template), 429, "quota_exceeded")
+    assert error["details"]["messages_per_day"] == 1
+
+
+def test_conversations_list_filter_page_patch_and_notes(
+    api, sandbox_channel, django_capture_on_commit_callbacks
+):
+    with schema_context("alpha"):
+        for i in range(3):
+            contact = Contact.objects.create(phone=f"+1555222000{i}", whatsapp_id=f"1555222000{i}")
+            Conversation.objects.create(
+                contact=contact, channel=sandbox_channel, status="open" if i < 2 else "resolved"
+            )
+    page = api.get("/api/v1/conversations", {"status": "open", "limit": 1}).json()
+    assert len(page["results"]) == 1 and page["next"]
+    second = api.get(page["next"].split("alpha.localhost")[-1]).json()
+    assert len(second["results"]) == 1 and second["results"][0]["id"] != page["results"][0]["id"]
+    assert_error(api.get("/api/v1/conversations", {"updated_since": "yesterday"}), 400, "invalid_filter")
+
+    conversation_id = page["results"][0]["id"]
+    with django_capture_on_commit_callbacks(execute=True):
+        patched = api.patch(
+            f"/api/v1/conversations/{conversation_id}",
+            {"status": "resolved", "labels": ["vip"], "priority": "high"},
+        )
+    assert patched.status_code == 200, patched.content
+    assert patched.json()["status"] == "resolved" and patched.json()["labels"] == ["vip"]
+    assert_error(
+        api.patch(f"/api/v1/conversations/{conversation_id}", {"assignee_id": 999}), 400, "unknown_assignee"
+    )
+
+    note = api.post(f"/api/v1/conversations/{conversation_id}/notes", {"body": "VIP customer"})
+    assert note.status_code == 201
+    with schema_context("alpha"):
+        assert Note.objects.get().body == "VIP customer"
+    assert api.get(f"/api/v1/conversations/{conversation_id}/messages").json()["results"] == []
+
+
+def test_one_company_never_sees_anothers_conversations(api, beta, sandbox_channel):
+    from tests.channels_wa.webhooks import make_channel
+
+    beta_channel = make_channel("beta", external_id="100000000000077")
+    with schema_context("beta"):
+        contact = Contact.objects.create(phone="+15553330000", whatsapp_id="15553330000")
+        beta_conversation = Conversation.objects.create(contact=contact, channel=beta_channel)
+    assert api.get("/api/v1/conversations").json()["results"] == []
+    assert_error(api.get(f"/api/v1/conversations/{beta_conversation.id}"), 404, "not_found")
+    beta_api = Api("beta.localhost", issue_key("beta").plaintext)
+    assert [c["id"] for c in beta_api.get("/api/v1/conversations").json()["results"]] == [
+        beta_conversation.id
+    ]
+
+
+def test_the_dashboard_session_uses_the_same_endpoints(alpha, sandbox_channel):
+    from tests.helpers import host_client, login
+
+    client = host_client("alpha.localhost")
+    login(client, "alpha.localhost", alpha.owner_email)
+    response = client.get("/api/v1/conversations")
+    assert response.status_code == 200 and response["X-RateLimit-Limit"]
+
+
+def test_openapi_schema_and_docs_are_served_offline(api):
+    schema = api.get("/api/v1/schema/")
+    assert schema.status_code == 200 and b"/api/v1/messages" in schema.content
+    docs = api.get("/api/v1/docs/")
+    assert docs.status_code == 200 and b"swagger-ui" in docs.content and b"cdn" not in docs.content.lower()
