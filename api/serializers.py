@@ -140,3 +140,93 @@ class NoteOut(serializers.Serializer):
     author_id = serializers.IntegerField(allow_null=True)
     body = serializers.CharField()
     created_at = serializers.DateTimeField()
+
+
+class ContactOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    phone = serializers.CharField()
+    whatsapp_id = serializers.CharField()
+    name = serializers.CharField()
+    profile_name = serializers.CharField()
+    tags = serializers.ListField(child=serializers.CharField())
+    custom_attributes = serializers.DictField()
+    is_opted_out = serializers.BooleanField()
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+
+class ContactInput(StrictSerializer):
+    phone = serializers.CharField(max_length=32)
+    name = serializers.CharField(max_length=120, required=False, allow_blank=True)
+    tags = serializers.ListField(child=serializers.CharField(max_length=60), required=False)
+    custom_attributes = serializers.DictField(required=False)
+    is_opted_out = serializers.BooleanField(required=False)
+
+
+class ContactUpdateInput(ContactInput):
+    phone = serializers.CharField(max_length=32, required=False)
+
+
+class MergeInput(StrictSerializer):
+    into = serializers.IntegerField(help_text="id of the contact that remains")
+
+
+class ChannelOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    uuid = serializers.UUIDField()
+    provider = serializers.CharField()
+    name = serializers.CharField()
+    phone_number = serializers.CharField()
+    external_id = serializers.CharField()
+    account_id = serializers.CharField()
+    status = serializers.CharField()
+    last_error = serializers.CharField()
+    status_changed_at = serializers.DateTimeField(allow_null=True)
+    rate_per_s = serializers.IntegerField()
+    default_department_id = serializers.IntegerField(allow_null=True)
+    has_access_token = serializers.SerializerMethodField()
+    has_app_secret = serializers.SerializerMethodField()
+    created_at = serializers.DateTimeField()
+
+    def get_has_access_token(self, channel) -> bool:
+        return bool(channel.access_token)
+
+    def get_has_app_secret(self, channel) -> bool:
+        return bool(channel.app_secret)
+
+
+class ChannelCreateInput(StrictSerializer):
+    provider = serializers.CharField(max_length=32)
+    name = serializers.CharField(max_length=120)
+    external_id = serializers.CharField(max_length=128)
+    phone_number = serializers.CharField(max_length=32, required=False, default="")
+    account_id = serializers.CharField(max_length=128, required=False, default="")
+    access_token = serializers.CharField(required=False, default="", write_only=True)
+    app_secret = serializers.CharField(required=False, default="", write_only=True)
+    verify_token = serializers.CharField(required=False, default="", write_only=True)
+    api_base_url = serializers.URLField(required=False, default="")
+    api_version = serializers.CharField(max_length=16, required=False, default="")
+    rate_per_s = serializers.IntegerField(required=False, default=80, min_value=1, max_value=1000)
+    default_department_id = serializers.IntegerField(required=False, allow_null=True, default=None)
+
+
+class ChannelUpdateInput(StrictSerializer):
+    name = serializers.CharField(max_length=120, required=False)
+    access_token = serializers.CharField(required=False, write_only=True)
+    app_secret = serializers.CharField(required=False, write_only=True)
+    verify_token = serializers.CharField(required=False, write_only=True)
+    api_base_url = serializers.URLField(required=False, allow_blank=True)
+    api_version = serializers.CharField(max_length=16, required=False, allow_blank=True)
+    rate_per_s = serializers.IntegerField(required=False, min_value=1, max_value=1000)
+    default_department_id = serializers.IntegerField(required=False, allow_null=True)
+
+
+class TemplateOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    language = serializers.CharField()
+    category = serializers.CharField()
+    status = serializers.CharField()
+    variable_count = serializers.IntegerField()
+    components = serializers.ListField(child=serializers.DictField())
+    synced_at = serializers.DateTimeField()

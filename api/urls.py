@@ -1,7 +1,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from api import views
+from api import views, views_directory
 
 urlpatterns = [
     path("me", views.MeView.as_view(), name="api-me"),
@@ -20,6 +20,31 @@ urlpatterns = [
         "conversations/<int:conversation_id>/notes",
         views.ConversationNotesView.as_view(),
         name="api-conversation-notes",
+    ),
+    path("contacts", views_directory.ContactsView.as_view(), name="api-contacts"),
+    path("contacts/import", views_directory.ContactImportView.as_view(), name="api-contacts-import"),
+    path("contacts/<int:contact_id>", views_directory.ContactDetailView.as_view(), name="api-contact"),
+    path(
+        "contacts/<int:contact_id>/merge",
+        views_directory.ContactMergeView.as_view(),
+        name="api-contact-merge",
+    ),
+    path("channels", views_directory.ChannelsView.as_view(), name="api-channels"),
+    path("channels/<int:channel_id>", views_directory.ChannelDetailView.as_view(), name="api-channel"),
+    path(
+        "channels/<int:channel_id>/status",
+        views_directory.ChannelStatusView.as_view(),
+        name="api-channel-status",
+    ),
+    path(
+        "channels/<int:channel_id>/templates",
+        views_directory.ChannelTemplatesView.as_view(),
+        name="api-channel-templates",
+    ),
+    path(
+        "channels/<int:channel_id>/templates/sync",
+        views_directory.ChannelTemplatesSyncView.as_view(),
+        name="api-channel-templates-sync",
     ),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

@@ -40,13 +40,13 @@ def db_url(base_url: str, database: str) -> str:
     return urlunparse(urlparse(base_url)._replace(path=f"/{database}"))
 
 
-def recreate_database(base_url: str) -> str:
+def recreate_database(base_url: str, name: str = BENCH_DB) -> str:
     import psycopg
 
     with psycopg.connect(db_url(base_url, "postgres"), autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {BENCH_DB}")
-    url = db_url(base_url, BENCH_DB)
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {name}")
+    url = db_url(base_url, name)
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("CREATE TABLE bench_ceiling (id bigserial PRIMARY KEY, body text NOT NULL)")
     return url
@@ -90,7 +90,11 @@ def signed(body: bytes) -> dict[str, str]:
     return {"Content-Type": "application/json", "X-Hub-Signature-256": f"sha256={digest}"}
 
 
-async def load(url: str, host: str, bodies: list[bytes], concurrency: int) -> tuple[list[float], int, float]:
+async def load(
+    url: str, host: str, bodies: list[bytes], concurrency: int, headers_for=None, method: str = "POST"
+) -> tuple[list[float], int, float]:
+    """Send every body (or GET once per body when method is GET) at the given concurrency."""
+    headers_for = headers_for or signed
     import httpx
 
     latencies: list[float] = []
@@ -107,8 +111,11 @@ async def load(url: str, host: str, bodies: list[bytes], concurrency: int) -> tu
                 body = queue.get_nowait()
                 started = time.perf_counter()
                 try:
-                    response = await client.post(url, content=body, headers=signed(body))
-                    if response.status_code != 200:
+                    if method == "GET":
+                        response = await client.get(url, headers=headers_for(body))
+                    else:
+                        response = await client.post(url, content=body, headers=headers_for(body))
+                    if response.status_code >= 300:
                         errors += 1
                 except Exception:
                     errors += 1

@@ -12,6 +12,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django_tenants.utils import get_public_schema_name, schema_context
 
+from automation.services import webhook_event_emit
 from channels_wa.models import Channel, Template
 from channels_wa.providers.base import ProviderRequestError
 from channels_wa.providers.registry import PROVIDERS, ROUTE_KIND, provider_for
@@ -148,6 +149,9 @@ def channel_set_status(*, channel: Channel, status: str, error: str = "") -> Cha
         channel.status_changed_at = timezone.now()
         channel.save(update_fields=["status", "last_error", "status_changed_at"])
         broadcast_on_commit("channel.status", {"id": channel.id, "status": status, "error": error})
+        webhook_event_emit(
+            event_type="channel.status", data={"id": channel.id, "status": status, "error": error}
+        )
     return channel
 
 
@@ -202,6 +206,13 @@ def template_sync(*, channel: Channel) -> int:
     provider = provider_for(channel)
     try:
         infos = provider.sync_templates()
+    except ProviderRequestError as exc:
+        raise OmniDeskError(
+            f"The provider refused to list templates: {exc.error.title}",
+            code="provider_error",
+            status_code=502,
+            details={"provider_code": exc.error.code},
+        ) from exc
     finally:
         provider.close()
     seen = []
@@ -261,3 +272,34 @@ def webhook_event_store(
     if created:
         enqueue_on_commit(process_webhook_event, event.id)
     return event, created
+
+
+CHANNEL_UPDATABLE = (
+    "name",
+    "access_token",
+    "app_secret",
+    "verify_token",
+    "api_base_url",
+    "api_version",
+    "rate_per_s",
+    "default_department_id",
+)
+
+
+def channel_update(*, channel: Channel, **changes) -> Channel:
+    """Change settings or credentials; a sandbox number is registered again with what changed."""
+    unknown = set(changes) - set(CHANNEL_UPDATABLE)
+    if unknown:
+        raise ValidationFailed(f"Cannot change {', '.join(sorted(unknown))}.", code="not_updatable")
+    for name, value in changes.items():
+        setattr(channel, name, value)
+    channel.save()
+    if channel.provider == Channel.Provider.SANDBOX:
+        schema_name = connection.schema_name
+
+        def register() -> None:
+            with schema_context(schema_name):
+                sandbox_register(channel=channel)
+
+        transaction.on_commit(register)
+    return channel

@@ -227,6 +227,15 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-queued-messages": {"task": "inbox.tasks.sweep_queued_messages", "schedule": 120.0},
 }
 
+# Outbound webhooks to customers' URLs (automation app): due deliveries are swept every 15 s.
+CELERY_BEAT_SCHEDULE["sweep-webhook-deliveries"] = {
+    "task": "automation.tasks.sweep_webhook_deliveries",
+    "schedule": 15.0,
+}
+WEBHOOK_AUTO_DISABLE_AFTER = int(env("WEBHOOK_AUTO_DISABLE_AFTER", "50"))
+# Targets resolving to private, loopback or link-local addresses are refused unless this is on.
+WEBHOOK_ALLOW_PRIVATE_TARGETS = env_bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", DEBUG or TESTING)
+
 # Providers. One Meta app can serve every company through the platform URL /webhooks/meta/.
 META_GRAPH_API_VERSION = env("META_GRAPH_API_VERSION", "v23.0")
 META_APP_SECRET = env("META_APP_SECRET")

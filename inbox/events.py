@@ -1,9 +1,14 @@
-"""Payloads of the inbox's realtime events (types and required keys are declared in core.realtime)."""
+"""Payloads of the inbox's realtime events (types and required keys are declared in core.realtime), and
+the outbound webhook events (automation.services.WEBHOOK_EVENT_TYPES) emitted with them."""
 
 from __future__ import annotations
 
+from automation.services import webhook_event_emit
 from core.realtime import broadcast_on_commit
-from inbox.models import Conversation, Message
+from inbox.models import Contact, Conversation, Message
+
+# Outbound message statuses that customers' webhooks hear about as message.status.
+WEBHOOK_REPORTED_STATUSES = frozenset({"delivered", "read", "failed"})
 
 
 def message_payload(message: Message) -> dict:
@@ -39,9 +44,46 @@ def conversation_payload(conversation: Conversation) -> dict:
     }
 
 
+def contact_payload(contact: Contact) -> dict:
+    return {
+        "id": contact.id,
+        "phone": contact.phone,
+        "whatsapp_id": contact.whatsapp_id,
+        "name": contact.name,
+        "profile_name": contact.profile_name,
+        "tags": list(contact.tags),
+        "is_opted_out": contact.is_opted_out,
+        "created_at": contact.created_at.isoformat() if contact.created_at else None,
+    }
+
+
+def _message_webhook_event(event_type: str, message: Message) -> str | None:
+    if event_type == "message.created" and message.direction == Message.Direction.INBOUND:
+        return "message.received"
+    if event_type == "message.updated" and message.direction == Message.Direction.OUTBOUND:
+        if message.status == Message.Status.SENT:
+            return "message.sent"
+        if message.status in WEBHOOK_REPORTED_STATUSES:
+            return "message.status"
+    return None
+
+
 def emit_message(event_type: str, message: Message) -> None:
-    broadcast_on_commit(event_type, message_payload(message))
+    payload = message_payload(message)
+    broadcast_on_commit(event_type, payload)
+    webhook_event_type = _message_webhook_event(event_type, message)
+    if webhook_event_type:
+        webhook_event_emit(event_type=webhook_event_type, data=payload)
 
 
 def emit_conversation(event_type: str, conversation: Conversation) -> None:
-    broadcast_on_commit(event_type, conversation_payload(conversation))
+    payload = conversation_payload(conversation)
+    broadcast_on_commit(event_type, payload)
+    webhook_event_emit(event_type=event_type, data=payload)
+    if event_type == "conversation.updated" and conversation.status == Conversation.Status.RESOLVED:
+        webhook_event_emit(event_type="conversation.resolved", data=payload)
+
+
+def emit_contact(event_type: str, contact: Contact) -> None:
+    """contact.created / contact.updated: outbound webhooks only (the dashboard has no contact events)."""
+    webhook_event_emit(event_type=event_type, data=contact_payload(contact))

@@ -28,7 +28,7 @@ def test_session_cookie_of_one_company_is_refused_on_another(alpha, beta):
 
     on_beta = client.get("/", HTTP_HOST=beta.host)
     assert on_beta.status_code == 302 and on_beta["Location"].startswith("/login/")
-    assert client.get("/api/v1/me", HTTP_HOST=beta.host).status_code == 403
+    assert client.get("/api/v1/me", HTTP_HOST=beta.host).status_code == 401
 
 
 def test_dashboard_requires_sign_in(alpha):
