@@ -1,7 +1,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from api import views, views_directory
+from api import views, views_directory, views_webhooks
 
 urlpatterns = [
     path("me", views.MeView.as_view(), name="api-me"),
@@ -45,6 +45,21 @@ urlpatterns = [
         "channels/<int:channel_id>/templates/sync",
         views_directory.ChannelTemplatesSyncView.as_view(),
         name="api-channel-templates-sync",
+    ),
+    path("webhooks", views_webhooks.WebhooksView.as_view(), name="api-webhooks"),
+    path("webhooks/<int:endpoint_id>", views_webhooks.WebhookDetailView.as_view(), name="api-webhook"),
+    path(
+        "webhooks/<int:endpoint_id>/deliveries",
+        views_webhooks.WebhookDeliveriesView.as_view(),
+        name="api-webhook-deliveries",
+    ),
+    path(
+        "webhooks/<int:endpoint_id>/test", views_webhooks.WebhookTestView.as_view(), name="api-webhook-test"
+    ),
+    path(
+        "webhook-deliveries/<uuid:delivery_id>/retry",
+        views_webhooks.DeliveryRetryView.as_view(),
+        name="api-webhook-delivery-retry",
     ),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

@@ -238,6 +238,26 @@ def webhook_event_emit(*, event_type: str, data: dict) -> list[WebhookDelivery]:
     return deliveries
 
 
+def webhook_endpoint_test(*, endpoint: WebhookEndpoint) -> WebhookDelivery:
+    """Send a `webhook.test` event to one endpoint, so a developer can check their receiver."""
+    event_id = uuid.uuid4()
+    delivery = WebhookDelivery.objects.create(
+        endpoint=endpoint,
+        event_id=event_id,
+        event_type="webhook.test",
+        next_attempt_at=timezone.now(),
+        body=_event_body(
+            event_id=event_id,
+            event_type="webhook.test",
+            data={"endpoint_id": endpoint.id, "message": "This is a test event from OmniDesk."},
+        ),
+    )
+    from automation.tasks import deliver_webhook
+
+    enqueue_on_commit(deliver_webhook, str(delivery.delivery_id))
+    return delivery
+
+
 def webhook_delivery_retry(*, delivery: WebhookDelivery) -> WebhookDelivery:
     """Send a delivery again now, by hand, with the same delivery id; its retry schedule starts over."""
     endpoint = WebhookEndpoint.objects.get(pk=delivery.endpoint_id)
