@@ -148,3 +148,27 @@ def test_unknown_scopes_are_refused(alpha):
 
     with pytest.raises(ValidationFailed):
         issue_key("alpha", scopes=["messages:send", "everything"])
+
+
+def test_owners_create_keys_in_the_dashboard_and_see_them_once(alpha):
+    from django.contrib.messages import get_messages
+
+    from tests.helpers import host_client, login
+
+    client = host_client("alpha.localhost")
+    login(client, "alpha.localhost", alpha.owner_email)
+    response = client.post(
+        "/admin/api/apikey/add/",
+        {"name": "Zapier", "scopes": ["messages:read"], "allowed_cidrs": "", "expires_at": ""},
+        follow=True,
+    )
+    shown = [str(m) for m in get_messages(response.wsgi_request)] or [response.content.decode()]
+    plaintext = next(word for text in shown for word in text.split() if word.startswith("od_live_"))
+    assert Api("alpha.localhost", plaintext).get("/api/v1/me").json()["scopes"] == ["messages:read"]
+    listing = client.get("/admin/api/apikey/").content.decode()
+    assert "Zapier" in listing and plaintext not in listing
+    bad = client.post(
+        "/admin/api/apikey/add/",
+        {"name": "x", "scopes": ["messages:read"], "allowed_cidrs": "not-a-network", "expires_at": ""},
+    )
+    assert bad.status_code == 200 and "is not an IP network" in bad.content.decode()
