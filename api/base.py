@@ -6,8 +6,11 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 
 from django.db import connection
+from drf_spectacular.utils import inline_serializer
+from rest_framework import serializers
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
@@ -15,12 +18,52 @@ from rest_framework.views import APIView
 
 from api.authentication import ApiKeyAuthentication, ApiPrincipal
 from api.scopes import scopes_for_role
-from core.errors import Conflict, LimitExceeded, OmniDeskError
+from core.errors import Conflict, LimitExceeded, OmniDeskError, ValidationFailed
 from core.ratelimit import TokenBucket
 from core.redis import get_redis
 
 IDEMPOTENCY_TTL_S = 24 * 3600
 DEFAULT_REQUESTS_PER_MINUTE = 60
+
+
+ID_PATTERN = re.compile(r"^[0-9]{1,18}$")
+
+
+def query_id(params, name: str) -> int | None:
+    """An id from the query string, or a 400 that says what was wrong."""
+    value = params.get(name)
+    if value in (None, ""):
+        return None
+    if not ID_PATTERN.match(value):
+        raise ValidationFailed(
+            f"{name} must be a numeric id.", code="invalid_filter", details={"param": name}
+        )
+    return int(value)
+
+
+def query_text(params, name: str, max_length: int = 200) -> str:
+    value = params.get(name, "")
+    if "\x00" in value or len(value) > max_length:
+        raise ValidationFailed(
+            f"{name} is not a valid filter value.", code="invalid_filter", details={"param": name}
+        )
+    return value
+
+
+def page_of(name: str, item_serializer) -> serializers.Serializer:
+    """The schema of a cursor-paginated list."""
+    return inline_serializer(
+        name,
+        {
+            "next": serializers.CharField(allow_null=True),
+            "previous": serializers.CharField(allow_null=True),
+            "results": item_serializer(many=True),
+        },
+    )
+
+
+def list_of(name: str, item_serializer) -> serializers.Serializer:
+    return inline_serializer(name, {"results": item_serializer(many=True)})
 
 
 class MissingScope(OmniDeskError):

@@ -186,6 +186,7 @@ class ChannelOut(serializers.Serializer):
     default_department_id = serializers.IntegerField(allow_null=True)
     has_access_token = serializers.SerializerMethodField()
     has_app_secret = serializers.SerializerMethodField()
+    webhook_url = serializers.CharField(read_only=True, required=False)
     created_at = serializers.DateTimeField()
 
     def get_has_access_token(self, channel) -> bool:

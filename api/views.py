@@ -9,7 +9,7 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 
 from api import scopes
-from api.base import ApiView
+from api.base import ApiView, page_of, query_id, query_text
 from api.serializers import (
     ConversationMessageInput,
     ConversationOut,
@@ -139,30 +139,28 @@ CONVERSATION_FILTERS = [
 class ConversationsView(ApiView):
     scopes_by_method = {"GET": scopes.CONVERSATIONS_READ}
 
-    @extend_schema(parameters=CONVERSATION_FILTERS, responses=ConversationOut(many=True))
+    @extend_schema(parameters=CONVERSATION_FILTERS, responses=page_of("ConversationPage", ConversationOut))
     def get(self, request):
         from django.utils.dateparse import parse_datetime
 
         params = request.query_params
         queryset = Conversation.objects.select_related("contact").prefetch_related("labels")
-        filters = {
-            "status": "status",
-            "channel": "channel_id",
-            "assignee": "assignee_id",
-            "department": "department_id",
-            "label": "labels__name",
-        }
-        for param, field in filters.items():
-            if params.get(param):
-                queryset = queryset.filter(**{field: params[param]})
-        if params.get("updated_since"):
-            since = parse_datetime(params["updated_since"])
+        if status := query_text(params, "status"):
+            queryset = queryset.filter(status=status)
+        for param, field in (
+            ("channel", "channel_id"),
+            ("assignee", "assignee_id"),
+            ("department", "department_id"),
+        ):
+            if (value := query_id(params, param)) is not None:
+                queryset = queryset.filter(**{field: value})
+        if label := query_text(params, "label"):
+            queryset = queryset.filter(labels__name=label)
+        if since_text := query_text(params, "updated_since"):
+            since = parse_datetime(since_text) if len(since_text) < 40 else None
             if since is None:
                 raise ValidationFailed("updated_since must be an ISO 8601 date-time.", code="invalid_filter")
             queryset = queryset.filter(updated_at__gte=since)
-        for param in ("channel", "assignee", "department"):
-            if params.get(param) and not params[param].isdigit():
-                raise ValidationFailed(f"{param} must be an id.", code="invalid_filter")
         paginator = ConversationPagination()
         page = paginator.paginate_queryset(queryset.distinct(), request, view=self)
         return paginator.get_paginated_response(ConversationOut(page, many=True).data)
@@ -186,7 +184,7 @@ class ConversationDetailView(ApiView):
 class ConversationMessagesView(ApiView):
     scopes_by_method = {"GET": scopes.MESSAGES_READ, "POST": scopes.MESSAGES_SEND}
 
-    @extend_schema(responses=MessageOut(many=True))
+    @extend_schema(responses=page_of("MessagePage", MessageOut))
     def get(self, request, conversation_id: int):
         conversation = get_object_or_404(Conversation, pk=conversation_id)
         paginator = MessagePagination()

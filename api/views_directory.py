@@ -11,7 +11,7 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
 from api import scopes
-from api.base import ApiView
+from api.base import ApiView, list_of, page_of, query_text
 from api.serializers import (
     ChannelCreateInput,
     ChannelOut,
@@ -44,18 +44,18 @@ class ContactsView(ApiView):
             OpenApiParameter("q", str, description="name, phone or WhatsApp id"),
             OpenApiParameter("tag", str),
         ],
-        responses=ContactOut(many=True),
+        responses=page_of("ContactPage", ContactOut),
     )
     def get(self, request):
         queryset = Contact.objects.all()
-        if q := request.query_params.get("q", "").strip():
+        if q := query_text(request.query_params, "q").strip():
             queryset = queryset.filter(
                 Q(name__icontains=q)
                 | Q(profile_name__icontains=q)
                 | Q(phone__contains=q)
                 | Q(whatsapp_id__contains=q.lstrip("+"))
             )
-        if tag := request.query_params.get("tag"):
+        if tag := query_text(request.query_params, "tag"):
             queryset = queryset.filter(tags__contains=[tag])
         paginator = ContactPagination()
         page = paginator.paginate_queryset(queryset, request, view=self)
@@ -137,7 +137,7 @@ def _channel_out(channel: Channel) -> dict:
 class ChannelsView(ApiView):
     scopes_by_method = {"GET": scopes.CHANNELS_MANAGE, "POST": scopes.CHANNELS_MANAGE}
 
-    @extend_schema(responses=ChannelOut(many=True))
+    @extend_schema(responses=list_of("ChannelList", ChannelOut))
     def get(self, request):
         return Response({"results": [_channel_out(c) for c in Channel.objects.all()]})
 
@@ -199,7 +199,7 @@ class ChannelStatusView(ApiView):
 class ChannelTemplatesView(ApiView):
     scopes_by_method = {"GET": scopes.MESSAGES_READ}
 
-    @extend_schema(responses=TemplateOut(many=True))
+    @extend_schema(responses=list_of("TemplateList", TemplateOut))
     def get(self, request, channel_id: int):
         channel = get_object_or_404(Channel, pk=channel_id)
         return Response({"results": TemplateOut(Template.objects.filter(channel=channel), many=True).data})

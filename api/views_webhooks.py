@@ -8,7 +8,7 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 
 from api import scopes
-from api.base import ApiView
+from api.base import ApiView, list_of, page_of
 from api.serializers import StrictSerializer
 from automation import selectors, services
 
@@ -66,7 +66,7 @@ class DeliveryPagination(CursorPagination):
 class WebhooksView(ApiView):
     scopes_by_method = {"GET": scopes.WEBHOOKS_MANAGE, "POST": scopes.WEBHOOKS_MANAGE}
 
-    @extend_schema(responses=EndpointOut(many=True))
+    @extend_schema(responses=list_of("WebhookEndpointList", EndpointOut))
     def get(self, request):
         return Response({"results": EndpointOut(selectors.webhook_endpoint_list(), many=True).data})
 
@@ -104,7 +104,7 @@ class WebhookDetailView(ApiView):
 class WebhookDeliveriesView(ApiView):
     scopes_by_method = {"GET": scopes.WEBHOOKS_MANAGE}
 
-    @extend_schema(responses=DeliveryOut(many=True))
+    @extend_schema(responses=page_of("WebhookDeliveryPage", DeliveryOut))
     def get(self, request, endpoint_id: int):
         endpoint = selectors.webhook_endpoint_get(endpoint_id=endpoint_id)
         queryset = selectors.webhook_delivery_list(

@@ -238,6 +238,7 @@ WEBHOOK_ALLOW_PRIVATE_TARGETS = env_bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", DEBUG 
 
 # Providers. One Meta app can serve every company through the platform URL /webhooks/meta/.
 META_GRAPH_API_VERSION = env("META_GRAPH_API_VERSION", "v23.0")
+META_GRAPH_BASE_URL = env("META_GRAPH_BASE_URL", "https://graph.facebook.com")
 META_APP_SECRET = env("META_APP_SECRET")
 META_VERIFY_TOKEN = env("META_VERIFY_TOKEN")
 WHATSAPP_SANDBOX_URL = env("WHATSAPP_SANDBOX_URL", "http://127.0.0.1:8025")

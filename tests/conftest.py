@@ -148,13 +148,21 @@ def _test_process_env(**extra: str) -> dict[str, str]:
     }
 
 
-def _wait_for(proc: subprocess.Popen, is_ready, what: str, timeout_s: float = 30) -> None:
+def start_process(command: list[str], env: dict[str, str], name: str) -> tuple[subprocess.Popen, str]:
+    """Start a server or worker with its output in a log file (a pipe nobody reads would fill up and
+    block the process)."""
+    log_path = f"/tmp/omnidesk-test-{name}-{os.getpid()}.log"
+    with open(log_path, "wb") as log:
+        return subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT), log_path
+
+
+def _wait_for(proc: subprocess.Popen, is_ready, what: str, log_path: str, timeout_s: float = 30) -> None:
     deadline = time.monotonic() + timeout_s
     while not is_ready():
         if proc.poll() is not None or time.monotonic() > deadline:
             proc.kill()
-            output = proc.stdout.read().decode()[-3000:] if proc.stdout else ""
-            pytest.fail(f"{what} did not start:\n{output}")
+            with open(log_path, "rb") as log:
+                pytest.fail(f"{what} did not start:\n{log.read().decode()[-3000:]}")
         time.sleep(0.2)
 
 
@@ -165,13 +173,12 @@ def live_server_url(django_db_setup):
     from tests.helpers import free_port
 
     port = free_port()
-    proc = subprocess.Popen(
+    proc, log_path = start_process(
         [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
-        env=_test_process_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
+        _test_process_env(),
+        "daphne",
     )
-    _wait_for(proc, lambda: port_answers("127.0.0.1", port), "daphne")
+    _wait_for(proc, lambda: port_answers("127.0.0.1", port), "daphne", log_path)
     yield LiveServer(port=port)
     proc.terminate()
     proc.wait(timeout=10)
@@ -180,9 +187,7 @@ def live_server_url(django_db_setup):
 @pytest.fixture(scope="session")
 def celery_worker_process(django_db_setup):
     """A real Celery worker on the test database and the test Redis broker."""
-    log_path = f"/tmp/omnidesk-test-worker-{os.getpid()}.log"
-    log = open(log_path, "wb")  # noqa: SIM115 - closed at teardown
-    proc = subprocess.Popen(
+    proc, log_path = start_process(
         [
             sys.executable,
             "-m",
@@ -201,20 +206,18 @@ def celery_worker_process(django_db_setup):
             "--hostname",
             f"test-{os.getpid()}@%h",
         ],
-        env=_test_process_env(),
-        stdout=log,
-        stderr=subprocess.STDOUT,
+        _test_process_env(),
+        "worker",
     )
 
     def is_ready() -> bool:
         with open(log_path, "rb") as reader:
             return b" ready." in reader.read()
 
-    _wait_for(proc, is_ready, f"the Celery worker (log: {log_path})")
+    _wait_for(proc, is_ready, f"the Celery worker (log: {log_path})", log_path)
     yield proc
     proc.terminate()
     proc.wait(timeout=15)
-    log.close()
 
 
 @pytest.fixture(autouse=True)

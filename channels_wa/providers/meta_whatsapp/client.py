@@ -31,6 +31,16 @@ def default_api_version() -> str:
     return DEFAULT_API_VERSION
 
 
+def default_base_url() -> str:
+    """The Django setting META_GRAPH_BASE_URL when present (a proxy, a regional endpoint, a test stub),
+    else Meta's Graph API."""
+    from django.conf import settings
+
+    if settings.configured:
+        return getattr(settings, "META_GRAPH_BASE_URL", "") or DEFAULT_BASE_URL
+    return DEFAULT_BASE_URL
+
+
 @dataclass(frozen=True)
 class MediaInfo:
     url: str
@@ -44,7 +54,7 @@ class MetaGraphClient:
 
     def __init__(self, config: ChannelConfig, *, timeout_s: float | None = None):
         self.config = config
-        self.base_url = (config.base_url or DEFAULT_BASE_URL).rstrip("/")
+        self.base_url = (config.base_url or default_base_url()).rstrip("/")
         version = config.api_version or default_api_version()
         self.api_version = version if version.startswith("v") else f"v{version}"
         if timeout_s is None:
