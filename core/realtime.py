@@ -8,12 +8,15 @@ Group names always carry the tenant schema (see `company_group`, `user_group`).
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import threading
 from typing import Any
 
 from channels.layers import get_channel_layer
 from django.db import connection, transaction
+
+logger = logging.getLogger(__name__)
 
 EVENT_TYPES: dict[str, frozenset[str]] = {
     "message.created": frozenset({"id", "conversation_id", "direction", "status"}),
@@ -23,9 +26,6 @@ EVENT_TYPES: dict[str, frozenset[str]] = {
     "campaign.progress": frozenset({"id", "status", "sent", "total"}),
     "channel.status": frozenset({"id", "status"}),
 }
-
-
-SEND_TIMEOUT_S = 5
 
 
 class UnknownEventType(ValueError):
@@ -78,7 +78,13 @@ def send_now(event_type: str, payload: dict[str, Any], groups: list[str]) -> Non
         for group in groups:
             await layer.group_send(group, message)
 
-    asyncio.run_coroutine_threadsafe(send_all(), _sender.loop()).result(timeout=SEND_TIMEOUT_S)
+    # Fire and forget: the request or task that emitted the event never waits on Redis.
+    asyncio.run_coroutine_threadsafe(send_all(), _sender.loop()).add_done_callback(_log_failure)
+
+
+def _log_failure(future) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        logger.warning("realtime event not sent: %s", future.exception())
 
 
 def broadcast_on_commit(event_type: str, payload: dict[str, Any], groups: list[str] | None = None) -> None:
