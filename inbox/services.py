@@ -268,6 +268,14 @@ def _validate_outbound(*, kind: str, text: str, payload: dict | None) -> None:
         )
 
 
+def _current_plan_messages_per_day() -> int | None:
+    """The company's daily quota; a request already has its company (and plan) on the connection."""
+    company = getattr(connection, "tenant", None)
+    if not isinstance(company, Company) or company.schema_name != connection.schema_name:
+        company = Company.objects.select_related("plan").filter(schema_name=connection.schema_name).first()
+    return company.plan.messages_per_day if company and company.plan else None
+
+
 def message_send(
     *,
     conversation: Conversation,
@@ -293,10 +301,7 @@ def message_send(
                 else None
             },
         )
-    company = Company.objects.select_related("plan").filter(schema_name=connection.schema_name).first()
-    usage_message_consume(
-        messages_per_day=company.plan.messages_per_day if company and company.plan else None
-    )
+    usage_message_consume(messages_per_day=_current_plan_messages_per_day())
     with transaction.atomic():
         message = Message.objects.create(
             conversation=conversation,

@@ -31,7 +31,8 @@ class CompanyHostMiddleware(TenantMainMiddleware):
             return platform_company()
         company = companies_by_host.get(hostname)
         if company is None:
-            company = super().get_tenant(domain_model, hostname)
+            # The plan comes along: rate limits and quotas read it on every API request.
+            company = domain_model.objects.select_related("tenant__plan").get(domain=hostname).tenant
             companies_by_host.set(hostname, company)
         return company
 
