@@ -13,13 +13,11 @@ import argparse
 import asyncio
 import json
 import os
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench.ingest import CEILING_PORT, db_url, load, recreate_database, report, start, wait_port  # noqa: E402
-from config import embedded  # noqa: E402
+from bench.common import ceiling_rps, drop_database, load, migrate, report, scratch_env, start_daphne, stop  # noqa: E402
 
 BENCH_DB = "omnidesk_bench_api"
 API_PORT = 8303
@@ -31,21 +29,8 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     args = parser.parse_args()
 
-    embedded.apply_defaults()
-    base_url = os.environ["DATABASE_URL"]
-    env = {
-        **os.environ,
-        "DATABASE_URL": recreate_database(base_url, BENCH_DB),
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DEBUG": "0",
-        "LOG_LEVEL": "WARNING",
-        "SECRET_KEY": "bench",
-        "REDIS_URL": os.environ["REDIS_URL"][:-2] + "/13",
-        "CELERY_TASK_ALWAYS_EAGER": "0",
-        "ALLOWED_HOSTS": "*",
-    }
-    os.environ.update(env)
-    subprocess.run([sys.executable, "manage.py", "migrate_schemas", "--verbosity", "0"], env=env, check=True)
+    base_url, env = scratch_env(database=BENCH_DB, redis_db=13, with_ceiling_table=True)
+    migrate(env)
 
     import django
 
@@ -94,14 +79,9 @@ def main() -> None:
         ).encode()
         for i in range(args.requests)
     ]
-    server = start(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(API_PORT), "config.asgi:application"],
-        env,
-        "bench-api-daphne.log",
-    )
-    ceiling = None
+    server = None
     try:
-        wait_port(API_PORT)
+        server = start_daphne(API_PORT, env, "bench-api-daphne.log")
         print(f"{args.requests} requests per endpoint at concurrency {args.concurrency}", flush=True)
         post = report(
             "POST /api/v1/messages",
@@ -128,52 +108,12 @@ def main() -> None:
                 )
             ),
         )
-        server.terminate()
-        server.wait(timeout=15)
-        ceiling = start(
-            [
-                sys.executable,
-                "-m",
-                "daphne",
-                "-b",
-                "127.0.0.1",
-                "-p",
-                str(CEILING_PORT),
-                "config.asgi:application",
-            ],
-            {**env, "DJANGO_SETTINGS_MODULE": "bench.ceiling_settings"},
-            "bench-ceiling.log",
-        )
-        wait_port(CEILING_PORT)
-        with __import__("psycopg").connect(env["DATABASE_URL"], autocommit=True) as conn:
-            conn.execute(
-                "CREATE TABLE IF NOT EXISTS bench_ceiling (id bigserial PRIMARY KEY, body text NOT NULL)"
-            )
-        ceiling_rps = report(
-            "bare insert view (ceiling)",
-            *asyncio.run(
-                load(
-                    f"http://127.0.0.1:{CEILING_PORT}/ingest/",
-                    "127.0.0.1",
-                    bodies,
-                    args.concurrency,
-                    headers_for=lambda body: {"Content-Type": "application/json"},
-                )
-            ),
-        )
-        print(f"ratio POST messages: {post / ceiling_rps:.2f}; GET conversations: {get / ceiling_rps:.2f}")
+        stop(server)
+        ceiling = ceiling_rps(env, bodies, args.concurrency)
+        print(f"ratio POST messages: {post / ceiling:.2f}; GET conversations: {get / ceiling:.2f}")
     finally:
-        for proc in (server, ceiling):
-            if proc is not None and proc.poll() is None:
-                proc.terminate()
-                proc.wait(timeout=20)
-        from django.db import connections
-
-        connections.close_all()
-        import psycopg
-
-        with psycopg.connect(db_url(base_url, "postgres"), autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
+        stop(server)
+        drop_database(base_url, BENCH_DB)
 
 
 if __name__ == "__main__":

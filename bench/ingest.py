@@ -17,39 +17,28 @@ import hmac
 import json
 import os
 import random
-import statistics
-import subprocess
 import sys
 import time
-from pathlib import Path
-from urllib.parse import urlparse, urlunparse
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.chdir(ROOT)
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from config import embedded  # noqa: E402
+from bench.common import (  # noqa: E402
+    ceiling_rps,
+    drop_database,
+    load,
+    migrate,
+    report,
+    rss_mb,
+    scratch_env,
+    start,
+    start_daphne,
+    stop,
+)
 
 BENCH_DB = "omnidesk_bench_ingest"
 APP_SECRET = "bench-app-secret"
 NUMBER_ID = "400000000000001"
-SERVER_PORT, CEILING_PORT = 8301, 8302
-
-
-def db_url(base_url: str, database: str) -> str:
-    return urlunparse(urlparse(base_url)._replace(path=f"/{database}"))
-
-
-def recreate_database(base_url: str, name: str = BENCH_DB) -> str:
-    import psycopg
-
-    with psycopg.connect(db_url(base_url, "postgres"), autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {name}")
-    url = db_url(base_url, name)
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("CREATE TABLE bench_ceiling (id bigserial PRIMARY KEY, body text NOT NULL)")
-    return url
+SERVER_PORT = 8301
 
 
 def payload(i: int) -> bytes:
@@ -90,78 +79,6 @@ def signed(body: bytes) -> dict[str, str]:
     return {"Content-Type": "application/json", "X-Hub-Signature-256": f"sha256={digest}"}
 
 
-async def load(
-    url: str, host: str, bodies: list[bytes], concurrency: int, headers_for=None, method: str = "POST"
-) -> tuple[list[float], int, float]:
-    """Send every body (or GET once per body when method is GET) at the given concurrency."""
-    headers_for = headers_for or signed
-    import httpx
-
-    latencies: list[float] = []
-    errors = 0
-    queue: asyncio.Queue[bytes] = asyncio.Queue()
-    for body in bodies:
-        queue.put_nowait(body)
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(limits=limits, timeout=30, headers={"Host": host}) as client:
-
-        async def worker() -> None:
-            nonlocal errors
-            while not queue.empty():
-                body = queue.get_nowait()
-                started = time.perf_counter()
-                try:
-                    if method == "GET":
-                        response = await client.get(url, headers=headers_for(body))
-                    else:
-                        response = await client.post(url, content=body, headers=headers_for(body))
-                    if response.status_code >= 300:
-                        errors += 1
-                except Exception:
-                    errors += 1
-                latencies.append(time.perf_counter() - started)
-
-        started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        elapsed = time.perf_counter() - started
-    return latencies, errors, elapsed
-
-
-def report(name: str, latencies: list[float], errors: int, elapsed: float) -> float:
-    ordered = sorted(latencies)
-    rps = len(latencies) / elapsed
-    print(
-        f"{name}: {len(latencies)} requests in {elapsed:.1f} s = {rps:.0f} req/s; "
-        f"ack p50 {statistics.median(ordered) * 1000:.1f} ms, "
-        f"p99 {ordered[int(len(ordered) * 0.99) - 1] * 1000:.1f} ms; "
-        f"errors {errors}",
-        flush=True,
-    )
-    return rps
-
-
-def start(command: list[str], env: dict[str, str], log_name: str) -> subprocess.Popen:
-    log = open(embedded.DATA_DIR / log_name, "wb")  # noqa: SIM115 - lives as long as the process
-    return subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
-
-
-def wait_port(port: int) -> None:
-    deadline = time.monotonic() + 30
-    while not embedded.port_answers("127.0.0.1", port):
-        if time.monotonic() > deadline:
-            raise SystemExit(f"nothing answers on port {port}; see .data/bench-*.log")
-        time.sleep(0.2)
-
-
-def rss_mb(pid: int) -> float:
-    import psutil
-
-    process = psutil.Process(pid)
-    return (
-        process.memory_info().rss + sum(c.memory_info().rss for c in process.children(recursive=True))
-    ) / 2**20
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=20000)
@@ -170,21 +87,8 @@ def main() -> None:
     parser.add_argument("--worker-concurrency", type=int, default=8)
     args = parser.parse_args()
 
-    embedded.apply_defaults()
-    base_url = os.environ["DATABASE_URL"]
-    env = {
-        **os.environ,
-        "DATABASE_URL": recreate_database(base_url),
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DEBUG": "0",
-        "LOG_LEVEL": "WARNING",
-        "SECRET_KEY": "bench",
-        "REDIS_URL": os.environ["REDIS_URL"][:-2] + "/14",
-        "CELERY_TASK_ALWAYS_EAGER": "0",
-        "ALLOWED_HOSTS": "*",
-    }
-    os.environ.update(env)
-    subprocess.run([sys.executable, "manage.py", "migrate_schemas", "--verbosity", "0"], env=env, check=True)
+    base_url, env = scratch_env(database=BENCH_DB, redis_db=14, with_ceiling_table=True)
+    migrate(env)
 
     import django
 
@@ -225,20 +129,6 @@ def main() -> None:
         flush=True,
     )
 
-    server = start(
-        [
-            sys.executable,
-            "-m",
-            "daphne",
-            "-b",
-            "127.0.0.1",
-            "-p",
-            str(SERVER_PORT),
-            "config.asgi:application",
-        ],
-        env,
-        "bench-daphne.log",
-    )
     worker = start(
         [
             sys.executable,
@@ -259,9 +149,9 @@ def main() -> None:
         env,
         "bench-worker.log",
     )
-    ceiling = None
+    server = None
     try:
-        wait_port(SERVER_PORT)
+        server = start_daphne(SERVER_PORT, env, "bench-daphne.log")
         time.sleep(3)  # worker start-up
         started = time.perf_counter()
         latencies, errors, elapsed = asyncio.run(
@@ -270,6 +160,7 @@ def main() -> None:
                 "bench.localhost",
                 bodies,
                 args.concurrency,
+                headers_for=signed,
             )
         )
         rps = report("omnidesk webhook", latencies, errors, elapsed)
@@ -294,42 +185,12 @@ def main() -> None:
             f"(lost {max(0, len(unique) - stored)}, duplicated {max(0, stored - len(unique))})"
         )
         print(f"worker resident memory ({args.worker_concurrency} threads): peak {peak_rss:.0f} MB")
-        server.terminate()
-        server.wait(timeout=15)
-
-        ceiling_env = {**env, "DJANGO_SETTINGS_MODULE": "bench.ceiling_settings"}
-        ceiling = start(
-            [
-                sys.executable,
-                "-m",
-                "daphne",
-                "-b",
-                "127.0.0.1",
-                "-p",
-                str(CEILING_PORT),
-                "config.asgi:application",
-            ],
-            ceiling_env,
-            "bench-ceiling.log",
-        )
-        wait_port(CEILING_PORT)
-        latencies, errors, elapsed = asyncio.run(
-            load(f"http://127.0.0.1:{CEILING_PORT}/ingest/", "127.0.0.1", bodies, args.concurrency)
-        )
-        ceiling_rps = report("bare insert view (ceiling)", latencies, errors, elapsed)
-        print(f"throughput ratio: {rps / ceiling_rps:.2f} of the ceiling")
+        stop(server)
+        ceiling = ceiling_rps(env, bodies, args.concurrency, headers_for=signed)
+        print(f"throughput ratio: {rps / ceiling:.2f} of the ceiling")
     finally:
-        for proc in (server, worker, ceiling):
-            if proc is not None and proc.poll() is None:
-                proc.terminate()
-                proc.wait(timeout=20)
-        from django.db import connections
-
-        connections.close_all()
-        import psycopg
-
-        with psycopg.connect(db_url(base_url, "postgres"), autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
+        stop(server, worker)
+        drop_database(base_url, BENCH_DB)
 
 
 if __name__ == "__main__":

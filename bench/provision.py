@@ -11,45 +11,14 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import time
-from pathlib import Path
-from urllib.parse import urlparse, urlunparse
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.chdir(ROOT)
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from config import embedded  # noqa: E402
+from bench.common import drop_database, migrate, scratch_env  # noqa: E402
 
 BENCH_DB = "omnidesk_bench_provision"
-
-
-def admin_url(url: str, database: str) -> str:
-    return urlunparse(urlparse(url)._replace(path=f"/{database}"))
-
-
-def recreate_database(base_url: str) -> str:
-    import psycopg
-
-    with psycopg.connect(admin_url(base_url, "postgres"), autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {BENCH_DB}")
-    return admin_url(base_url, BENCH_DB)
-
-
-def drop_database(base_url: str) -> None:
-    import psycopg
-
-    with psycopg.connect(admin_url(base_url, "postgres"), autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-
-
-def migrate(env: dict) -> float:
-    started = time.perf_counter()
-    subprocess.run([sys.executable, "manage.py", "migrate_schemas", "--verbosity", "0"], env=env, check=True)
-    return time.perf_counter() - started
 
 
 def main() -> None:
@@ -58,11 +27,7 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
     args = parser.parse_args()
 
-    embedded.apply_defaults()
-    base_url = os.environ["DATABASE_URL"]
-    os.environ["DATABASE_URL"] = recreate_database(base_url)
-    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
-    env = dict(os.environ)
+    base_url, env = scratch_env(database=BENCH_DB, redis_db=12)
     print(f"scratch database {BENCH_DB}; initial migrate took {migrate(env):.1f} s", flush=True)
 
     import django
@@ -98,11 +63,8 @@ def main() -> None:
     noop = migrate(env)
     print(f"no-op migrate_schemas with {len(durations)} companies (+ template): {noop:.1f} s")
 
-    from django.db import connections
-
-    connections.close_all()
     if not args.keep:
-        drop_database(base_url)
+        drop_database(base_url, BENCH_DB)
 
 
 if __name__ == "__main__":

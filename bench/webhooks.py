@@ -15,7 +15,6 @@ import argparse
 import multiprocessing
 import os
 import queue
-import subprocess
 import sys
 import threading
 import time
@@ -23,28 +22,14 @@ from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from unittest import mock
-from urllib.parse import urlparse, urlunparse
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.chdir(ROOT)
 
-from config import embedded  # noqa: E402
+from bench.common import drop_database, migrate, scratch_env  # noqa: E402
 
 BENCH_DB = "omnidesk_bench_webhooks"
-
-
-def db_url(base_url: str, database: str) -> str:
-    return urlunparse(urlparse(base_url)._replace(path=f"/{database}"))
-
-
-def recreate_database(base_url: str) -> str:
-    import psycopg
-
-    with psycopg.connect(db_url(base_url, "postgres"), autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {BENCH_DB}")
-    return db_url(base_url, BENCH_DB)
 
 
 def readme_verifier():
@@ -95,28 +80,19 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=16)
     args = parser.parse_args()
 
-    embedded.apply_defaults()
-    base_url = os.environ["DATABASE_URL"]
-    env = {
-        **os.environ,
-        "DATABASE_URL": recreate_database(base_url),
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DEBUG": "0",
-        "LOG_LEVEL": "WARNING",
-        "SECRET_KEY": "bench",
-        "REDIS_URL": os.environ["REDIS_URL"][:-2] + "/14",
-        "CELERY_TASK_ALWAYS_EAGER": "0",
-        "WEBHOOK_ALLOW_PRIVATE_TARGETS": "1",
-        "DATABASE_POOL_MAX_SIZE": str(max(16, args.threads + 2)),
-    }
-    os.environ.update(env)
+    base_url, env = scratch_env(
+        database=BENCH_DB,
+        redis_db=14,
+        WEBHOOK_ALLOW_PRIVATE_TARGETS="1",
+        DATABASE_POOL_MAX_SIZE=str(max(16, args.threads + 2)),
+    )
     conn, child_conn = multiprocessing.get_context("fork").Pipe()
     receiver = multiprocessing.get_context("fork").Process(
         target=receiver_process, args=(child_conn,), daemon=True
     )
     receiver.start()
     receiver_url = f"http://127.0.0.1:{conn.recv()}/hooks"
-    subprocess.run([sys.executable, "manage.py", "migrate_schemas", "--verbosity", "0"], env=env, check=True)
+    migrate(env)
 
     import django
 
@@ -203,11 +179,7 @@ def main() -> None:
         )
     finally:
         receiver.kill()
-        connections.close_all()
-        import psycopg
-
-        with psycopg.connect(db_url(base_url, "postgres"), autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
+        drop_database(base_url, BENCH_DB)
 
 
 if __name__ == "__main__":
