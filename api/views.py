@@ -23,6 +23,7 @@ from channels_wa.models import Channel
 from core.errors import NotFound, ValidationFailed
 from inbox import services as inbox
 from inbox.models import Conversation, Message
+from inbox.selectors import conversation_list
 
 
 class MeSerializer(serializers.Serializer):
@@ -144,25 +145,21 @@ class ConversationsView(ApiView):
         from django.utils.dateparse import parse_datetime
 
         params = request.query_params
-        queryset = Conversation.objects.select_related("contact").prefetch_related("labels")
-        if status := query_text(params, "status"):
-            queryset = queryset.filter(status=status)
-        for param, field in (
-            ("channel", "channel_id"),
-            ("assignee", "assignee_id"),
-            ("department", "department_id"),
-        ):
-            if (value := query_id(params, param)) is not None:
-                queryset = queryset.filter(**{field: value})
-        if label := query_text(params, "label"):
-            queryset = queryset.filter(labels__name=label)
+        since = None
         if since_text := query_text(params, "updated_since"):
             since = parse_datetime(since_text) if len(since_text) < 40 else None
             if since is None:
                 raise ValidationFailed("updated_since must be an ISO 8601 date-time.", code="invalid_filter")
-            queryset = queryset.filter(updated_at__gte=since)
+        queryset = conversation_list(
+            status=query_text(params, "status"),
+            channel_id=query_id(params, "channel"),
+            assignee_id=query_id(params, "assignee"),
+            department_id=query_id(params, "department"),
+            label=query_text(params, "label"),
+            updated_since=since,
+        )
         paginator = ConversationPagination()
-        page = paginator.paginate_queryset(queryset.distinct(), request, view=self)
+        page = paginator.paginate_queryset(queryset, request, view=self)
         return paginator.get_paginated_response(ConversationOut(page, many=True).data)
 
 
