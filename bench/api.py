@@ -29,7 +29,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     args = parser.parse_args()
 
-    base_url, env = scratch_env(database=BENCH_DB, redis_db=13, with_ceiling_table=True)
+    base_url, env = scratch_env(database=BENCH_DB, redis_db=2, with_ceiling_table=True)
     migrate(env)
 
     import django

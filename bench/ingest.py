@@ -87,7 +87,7 @@ def main() -> None:
     parser.add_argument("--worker-concurrency", type=int, default=8)
     args = parser.parse_args()
 
-    base_url, env = scratch_env(database=BENCH_DB, redis_db=14, with_ceiling_table=True)
+    base_url, env = scratch_env(database=BENCH_DB, redis_db=3, with_ceiling_table=True)
     migrate(env)
 
     import django

@@ -27,7 +27,7 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
     args = parser.parse_args()
 
-    base_url, env = scratch_env(database=BENCH_DB, redis_db=12)
+    base_url, env = scratch_env(database=BENCH_DB, redis_db=1)
     print(f"scratch database {BENCH_DB}; initial migrate took {migrate(env):.1f} s", flush=True)
 
     import django

@@ -82,7 +82,7 @@ def main() -> None:
 
     base_url, env = scratch_env(
         database=BENCH_DB,
-        redis_db=14,
+        redis_db=4,
         WEBHOOK_ALLOW_PRIVATE_TARGETS="1",
         DATABASE_POOL_MAX_SIZE=str(max(16, args.threads + 2)),
     )
