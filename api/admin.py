@@ -1,9 +1,10 @@
 from django import forms
 from django.contrib import admin, messages
+from django.db import connection
 
 from api.models import ApiKey
 from api.scopes import ALL_SCOPES
-from api.services import api_key_create, api_key_revoke
+from api.services import api_key_create, api_key_forget, api_key_revoke, api_key_usage_flush
 from core.admin import tenant_site
 
 
@@ -68,8 +69,26 @@ class ApiKeyAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         return self.readonly_fields if obj else ()
 
+    def changelist_view(self, request, extra_context=None):
+        api_key_usage_flush(schema=connection.schema_name)  # show the uses counted since the last flush
+        return super().changelist_view(request, extra_context)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        api_key_usage_flush(schema=connection.schema_name)
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def delete_model(self, request, obj):
+        api_key_forget(key=obj)
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        for key in queryset:
+            api_key_forget(key=key)
+        super().delete_queryset(request, queryset)
+
     def save_model(self, request, obj, form, change):
         if change:
+            api_key_forget(key=obj)
             return super().save_model(request, obj, form, change)
         data = form.cleaned_data
         issued = api_key_create(

@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 
 from api.authentication import ApiKeyAuthentication, ApiPrincipal
 from api.scopes import scopes_for_role
+from api.services import api_key_usage_record
 from core.errors import Conflict, LimitExceeded, OmniDeskError, ValidationFailed
 from core.ratelimit import TokenBucket
 from core.redis import get_redis
@@ -118,7 +119,15 @@ class ApiView(APIView):
         tenant = getattr(request, "tenant", None)
         plan = getattr(tenant, "plan", None)
         per_minute = plan.api_requests_per_minute if plan else DEFAULT_REQUESTS_PER_MINUTE
-        decision = TokenBucket.per_minute(f"api:{connection.schema_name}:{identity}", per_minute).take()
+        user = request.user
+        count_use = (
+            (lambda pipe: api_key_usage_record(pipe, key=user.key))
+            if isinstance(user, ApiPrincipal)
+            else None
+        )
+        decision = TokenBucket.per_minute(f"api:{connection.schema_name}:{identity}", per_minute).take(
+            also=count_use
+        )
         request.rate_decision = decision
         if not decision.is_allowed:
             raise LimitExceeded(

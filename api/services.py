@@ -3,18 +3,28 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
+import json
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.db import connection, transaction
 from django.db.models import F
+from django.db.models.functions import Greatest
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from api.models import ApiKey
 from api.scopes import ALL_SCOPES
 from core.errors import OmniDeskError, ValidationFailed
+from core.redis import get_redis
 
 KEY_PREFIX = "od_live_"
+# A key's record (no secret in it) is cached in Redis so a request costs no database round trip;
+# every change to a key goes through a service here, which drops the record when it commits.
+KEY_RECORD_TTL_S = 300
+# Usage counters live in Redis and are added to the key rows by a periodic task (api_key_usage_flush).
+USAGE_SCHEMAS = "api:usage-schemas"
 
 
 class KeyRefused(OmniDeskError):
@@ -81,7 +91,91 @@ def api_key_revoke(*, key: ApiKey) -> ApiKey:
     if key.revoked_at is None:
         key.revoked_at = timezone.now()
         key.save(update_fields=["revoked_at"])
+        api_key_forget(key=key)
     return key
+
+
+def api_key_forget(*, key: ApiKey) -> None:
+    """Drop the cached record after commit, so the next request reads the key's row again."""
+    slot = _record_slot(connection.schema_name, key.prefix)
+    get_redis().delete(slot)
+    transaction.on_commit(lambda: get_redis().delete(slot))  # a request may re-cache it before we commit
+
+
+def _record_slot(schema: str, prefix: str) -> str:
+    return f"api:key:{schema}:{prefix}"
+
+
+def _usage_slots(schema: str) -> tuple[str, str]:
+    return f"api:usage:{schema}", f"api:last-used:{schema}"
+
+
+def _key_record(key: ApiKey) -> str:
+    return json.dumps(
+        {
+            "id": key.pk,
+            "name": key.name,
+            "prefix": key.prefix,
+            "key_hash": key.key_hash,
+            "scopes": key.scopes,
+            "allowed_cidrs": key.allowed_cidrs,
+            "expires_at": key.expires_at.isoformat() if key.expires_at else None,
+            "revoked_at": key.revoked_at.isoformat() if key.revoked_at else None,
+            "requires_signature": key.requires_signature,
+        }
+    )
+
+
+def _key_from_record(text: str) -> ApiKey:
+    record = json.loads(text)
+    for field in ("expires_at", "revoked_at"):
+        record[field] = parse_datetime(record[field]) if record[field] else None
+    return ApiKey(**record)
+
+
+def _key_lookup(prefix: str) -> ApiKey | None:
+    redis = get_redis()
+    slot = _record_slot(connection.schema_name, prefix)
+    cached = redis.get(slot)
+    if cached is not None:
+        return _key_from_record(cached) if cached != b"" else None
+    key = ApiKey.objects.filter(prefix=prefix).first()
+    redis.set(slot, _key_record(key) if key else "", ex=KEY_RECORD_TTL_S if key else 5)
+    return key
+
+
+def api_key_usage_record(pipeline, *, key: ApiKey) -> None:
+    """Count one use of the key (in the caller's Redis pipeline, so it costs no extra round trip)."""
+    schema = connection.schema_name
+    counts, last_used = _usage_slots(schema)
+    pipeline.hincrby(counts, key.pk, 1)
+    pipeline.hset(last_used, key.pk, timezone.now().isoformat())
+    pipeline.sadd(USAGE_SCHEMAS, schema)
+
+
+def api_key_usage_flush(*, schema: str) -> int:
+    """Add the counted uses of one company's keys to their rows; returns how many keys changed."""
+    redis = get_redis()
+    counts_slot, last_used_slot = _usage_slots(schema)
+    with redis.pipeline(transaction=True) as pipe:
+        pipe.hgetall(counts_slot).hgetall(last_used_slot).delete(counts_slot, last_used_slot)
+        counts, last_used, _ = pipe.execute()
+    try:
+        for key_id, count in counts.items():
+            used_at = parse_datetime(last_used.get(key_id, b"").decode()) or timezone.now()
+            ApiKey.objects.filter(pk=int(key_id)).update(
+                usage_count=F("usage_count") + int(count),
+                last_used_at=Greatest(F("last_used_at"), used_at),
+            )
+    except Exception:
+        with redis.pipeline() as pipe:  # put the counts back: the next flush adds them
+            for key_id, count in counts.items():
+                pipe.hincrby(counts_slot, key_id, int(count))
+            for key_id, used_at in last_used.items():
+                pipe.hsetnx(last_used_slot, key_id, used_at)
+            pipe.execute()
+        raise
+    return len(counts)
 
 
 def api_key_authenticate(*, plaintext: str, client_ip: str) -> ApiKey:
@@ -89,7 +183,7 @@ def api_key_authenticate(*, plaintext: str, client_ip: str) -> ApiKey:
     parts = plaintext[len(KEY_PREFIX) :].split("_", 1) if plaintext.startswith(KEY_PREFIX) else []
     if len(parts) != 2:
         raise KeyRefused("The API key is malformed: expected od_live_<prefix>_<secret>.")
-    key = ApiKey.objects.filter(prefix=parts[0]).first()
+    key = _key_lookup(parts[0])
     if key is None or not hmac.compare_digest(key.key_hash, key_hash(plaintext)):
         raise KeyRefused("The API key is not valid for this company.")
     if key.revoked_at is not None:
@@ -100,5 +194,6 @@ def api_key_authenticate(*, plaintext: str, client_ip: str) -> ApiKey:
         address = ipaddress.ip_address(client_ip)
         if not any(address in ipaddress.ip_network(cidr) for cidr in key.allowed_cidrs):
             raise AddressRefused(f"Requests from {client_ip} are not allowed for this key.")
-    ApiKey.objects.filter(pk=key.pk).update(last_used_at=timezone.now(), usage_count=F("usage_count") + 1)
+    if key.requires_signature:
+        key = ApiKey.objects.get(pk=key.pk)  # the signing secret is never cached
     return key

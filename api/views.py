@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from django.contrib.postgres.expressions import ArraySubquery
+from django.db.models import OuterRef, QuerySet
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.pagination import CursorPagination
@@ -22,7 +27,7 @@ from api.serializers import (
 from channels_wa.models import Channel
 from core.errors import NotFound, ValidationFailed
 from inbox import services as inbox
-from inbox.models import Conversation, Message
+from inbox.models import Conversation, Label, Message
 from inbox.selectors import conversation_list
 
 
@@ -86,7 +91,8 @@ class MessagesView(ApiView):
     @extend_schema(request=SendMessageInput, responses={202: MessageOut})
     def post(self, request):
         data = SendMessageInput.validate_payload(request.data)
-        channel = Channel.objects.filter(pk=data["channel_id"]).first()
+        # Only what the send needs: the credentials (encrypted) are read by the worker that sends.
+        channel = Channel.objects.filter(pk=data["channel_id"]).only("id", "default_department_id").first()
         if channel is None:
             raise ValidationFailed(
                 "No such channel in this company.",
@@ -159,8 +165,74 @@ class ConversationsView(ApiView):
             updated_since=since,
         )
         paginator = ConversationPagination()
-        page = paginator.paginate_queryset(queryset, request, view=self)
-        return paginator.get_paginated_response(ConversationOut(page, many=True).data)
+        page = paginator.paginate_queryset(conversation_rows(queryset), request, view=self)
+        return paginator.get_paginated_response([conversation_row_out(row) for row in page])
+
+
+def conversation_rows(conversations: QuerySet[Conversation]) -> QuerySet:
+    """The list's conversations as plain rows in one query (labels aggregated), for the hot list endpoint."""
+    labels = Label.objects.filter(conversations=OuterRef("pk")).order_by("name").values("name")
+    return (
+        conversations.prefetch_related(None)
+        .annotate(label_names=ArraySubquery(labels))
+        .values(*CONVERSATION_ROW_FIELDS, "label_names")
+    )
+
+
+CONVERSATION_ROW_FIELDS = (
+    "id",
+    "contact_id",
+    "contact__name",
+    "contact__profile_name",
+    "contact__phone",
+    "contact__whatsapp_id",
+    "channel_id",
+    "status",
+    "assignee_id",
+    "department_id",
+    "priority",
+    "unread_count",
+    "last_message_at",
+    "last_message_preview",
+    "window_expires_at",
+    "snoozed_until",
+    "created_at",
+    "updated_at",
+)
+
+
+def _iso(value: datetime | None) -> str | None:
+    """Date-times exactly as DRF's DateTimeField writes them (current time zone, Z for UTC)."""
+    if value is None:
+        return None
+    text = timezone.localtime(value).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def conversation_row_out(row: dict) -> dict:
+    """The ConversationOut shape from a row of conversation_rows (a test keeps the two identical)."""
+    contact_name = row["contact__name"] or row["contact__profile_name"] or row["contact__phone"]
+    return {
+        "id": row["id"],
+        "contact": {
+            "id": row["contact_id"],
+            "name": contact_name or row["contact__whatsapp_id"],
+            "phone": row["contact__phone"],
+        },
+        "channel_id": row["channel_id"],
+        "status": row["status"],
+        "assignee_id": row["assignee_id"],
+        "department_id": row["department_id"],
+        "labels": row["label_names"],
+        "priority": row["priority"],
+        "unread_count": row["unread_count"],
+        "last_message_at": _iso(row["last_message_at"]),
+        "last_message_preview": row["last_message_preview"],
+        "window_expires_at": _iso(row["window_expires_at"]),
+        "snoozed_until": _iso(row["snoozed_until"]),
+        "created_at": _iso(row["created_at"]),
+        "updated_at": _iso(row["updated_at"]),
+    }
 
 
 class ConversationDetailView(ApiView):

@@ -5,6 +5,9 @@
 Measures POST /api/v1/messages (a template to a new or known number) and GET /api/v1/conversations,
 then the same load against the bare insert view (the ceiling of bench/ingest.py), and prints p50/p99,
 requests per second and the ratio. Targets: at least 0.5 of the ceiling, p99 under 60 ms.
+
+Throughput is measured saturated (--concurrency); latency at saturation is queueing (concurrency /
+throughput), so p50/p99 are also measured at a steady client load (--latency-concurrency).
 """
 
 from __future__ import annotations
@@ -17,7 +20,16 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench.common import ceiling_rps, drop_database, load, migrate, report, scratch_env, start_daphne, stop  # noqa: E402
+from bench.common import (  # noqa: E402
+    CEILING_PORT,
+    drop_database,
+    load,
+    migrate,
+    report,
+    scratch_env,
+    start_daphne,
+    stop,
+)
 
 BENCH_DB = "omnidesk_bench_api"
 API_PORT = 8303
@@ -27,6 +39,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=5000)
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--latency-concurrency", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
 
     base_url, env = scratch_env(database=BENCH_DB, redis_db=2, with_ceiling_table=True)
@@ -79,40 +93,46 @@ def main() -> None:
         ).encode()
         for i in range(args.requests)
     ]
-    server = None
+    api_url = f"http://127.0.0.1:{API_PORT}/api/v1"
+    targets = {
+        "POST /api/v1/messages": (f"{api_url}/messages", "benchapi.localhost", "POST"),
+        "GET /api/v1/conversations": (f"{api_url}/conversations?status=open", "benchapi.localhost", "GET"),
+        "bare insert view (ceiling)": (f"http://127.0.0.1:{CEILING_PORT}/ingest/", "127.0.0.1", "POST"),
+    }
+    server = ceiling = None
     try:
         server = start_daphne(API_PORT, env, "bench-api-daphne.log")
-        print(f"{args.requests} requests per endpoint at concurrency {args.concurrency}", flush=True)
-        post = report(
-            "POST /api/v1/messages",
-            *asyncio.run(
-                load(
-                    f"http://127.0.0.1:{API_PORT}/api/v1/messages",
-                    "benchapi.localhost",
-                    bodies,
-                    args.concurrency,
-                    headers_for=lambda body: auth,
-                )
-            ),
+        ceiling = start_daphne(
+            CEILING_PORT, {**env, "DJANGO_SETTINGS_MODULE": "bench.ceiling_settings"}, "bench-ceiling.log"
         )
-        get = report(
-            "GET /api/v1/conversations",
-            *asyncio.run(
-                load(
-                    f"http://127.0.0.1:{API_PORT}/api/v1/conversations?status=open",
-                    "benchapi.localhost",
-                    bodies,
-                    args.concurrency,
-                    headers_for=lambda body: auth,
-                    method="GET",
-                )
-            ),
+        # Rounds alternate the three targets, so that a busy machine slows them all alike.
+        print(
+            f"{args.requests} requests per target at concurrency {args.concurrency}, in {args.rounds} rounds",
+            flush=True,
         )
-        stop(server)
-        ceiling = ceiling_rps(env, bodies, args.concurrency)
-        print(f"ratio POST messages: {post / ceiling:.2f}; GET conversations: {get / ceiling:.2f}")
+        totals = {name: ([], 0, 0.0) for name in targets}
+        chunk = args.requests // args.rounds
+        for round_number in range(args.rounds):
+            part = bodies[round_number * chunk : (round_number + 1) * chunk]
+            for name, (url, host, method) in targets.items():
+                latencies, errors, elapsed = asyncio.run(
+                    load(url, host, part, args.concurrency, headers_for=lambda body: auth, method=method)
+                )
+                so_far = totals[name]
+                totals[name] = (so_far[0] + latencies, so_far[1] + errors, so_far[2] + elapsed)
+        rps = {name: report(name, *totals[name]) for name in targets}
+        ceiling_rate = rps["bare insert view (ceiling)"]
+        print(
+            f"ratio POST messages: {rps['POST /api/v1/messages'] / ceiling_rate:.2f}; "
+            f"GET conversations: {rps['GET /api/v1/conversations'] / ceiling_rate:.2f}"
+        )
+        sample = bodies[: max(200, len(bodies) // 5)]
+        print(f"latency at concurrency {args.latency_concurrency}, {len(sample)} requests", flush=True)
+        for name, (url, host, method) in targets.items():
+            steady = load(url, host, sample, args.latency_concurrency, lambda b: auth, method=method)
+            report(f"{name} (steady)", *asyncio.run(steady))
     finally:
-        stop(server)
+        stop(server, ceiling)
         drop_database(base_url, BENCH_DB)
 
 

@@ -225,6 +225,8 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_BEAT_SCHEDULE = {
     "sweep-webhook-events": {"task": "channels_wa.tasks.sweep_webhook_events", "schedule": 60.0},
     "sweep-queued-messages": {"task": "inbox.tasks.sweep_queued_messages", "schedule": 120.0},
+    # API key usage is counted in Redis per request and added to the key rows here.
+    "flush-api-key-usage": {"task": "api.tasks.flush_api_key_usage", "schedule": 30.0},
 }
 
 # Outbound webhooks to customers' URLs (automation app): due deliveries are swept every 15 s.

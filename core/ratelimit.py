@@ -7,6 +7,7 @@ one Lua script, atomic in Redis, with Redis' own clock so that process clocks do
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from core.redis import get_redis
@@ -56,10 +57,18 @@ class TokenBucket:
         self.capacity = capacity
         self.rate_per_s = rate_per_s
 
-    def take(self, cost: float = 1) -> RateDecision:
+    def take(self, cost: float = 1, *, also: Callable | None = None) -> RateDecision:
+        """Take `cost` tokens; `also(pipeline)` adds the caller's own commands to the same round trip."""
         client = get_redis()
         script = client.register_script(_TOKEN_BUCKET_LUA)
-        allowed, tokens_text = script(keys=[self.key], args=[self.capacity, self.rate_per_s, cost])
+        args = [self.capacity, self.rate_per_s, cost]
+        if also is None:
+            allowed, tokens_text = script(keys=[self.key], args=args)
+        else:
+            with client.pipeline(transaction=False) as pipe:
+                script(keys=[self.key], args=args, client=pipe)
+                also(pipe)
+                allowed, tokens_text = pipe.execute()[0]
         tokens = float(tokens_text)
         missing = max(0.0, cost - tokens)
         return RateDecision(

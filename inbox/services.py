@@ -302,7 +302,7 @@ def message_send(
             },
         )
     usage_message_consume(messages_per_day=_current_plan_messages_per_day())
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):  # inside a caller's transaction this joins it
         message = Message.objects.create(
             conversation=conversation,
             channel_id=conversation.channel_id,
@@ -315,13 +315,13 @@ def message_send(
             media_provider_id=(payload or {}).get("media_id", ""),
             sender_user=sender_user,
         )
-        Conversation.objects.filter(pk=conversation.pk).update(
-            last_message_at=message.created_at,
-            last_message_preview=_preview(message),
-            unread_count=0,
-            updated_at=now,
+        conversation.last_message_at = message.created_at
+        conversation.last_message_preview = _preview(message)
+        conversation.unread_count = 0
+        conversation.updated_at = now
+        conversation.save(
+            update_fields=["last_message_at", "last_message_preview", "unread_count", "updated_at"]
         )
-        conversation.refresh_from_db()
         emit_message("message.created", message)
         emit_conversation("conversation.updated", conversation)
         from inbox.tasks import deliver_message
@@ -360,23 +360,17 @@ def message_send_to_phone(
 def _send_to_contact(
     *, channel: Channel, e164: str, kind: str, text: str, payload: dict | None, sender_kind: str, sender_user
 ) -> Message:
-    contact = contact_upsert_whatsapp(whatsapp_id=e164.lstrip("+"), phone=e164)
+    whatsapp_id = e164.lstrip("+")
+    # The usual case, an open conversation with a known contact, costs one query.
     conversation = (
-        Conversation.objects.filter(contact=contact, channel=channel)
+        Conversation.objects.select_related("contact")
+        .filter(contact__whatsapp_id=whatsapp_id, channel=channel)
         .exclude(status=Conversation.Status.RESOLVED)
         .first()
     )
     if conversation is None:
-        try:
-            with transaction.atomic():
-                conversation = Conversation.objects.create(
-                    contact=contact, channel=channel, department_id=channel.default_department_id
-                )
-                emit_conversation("conversation.created", conversation)
-        except IntegrityError:
-            conversation = Conversation.objects.exclude(status=Conversation.Status.RESOLVED).get(
-                contact=contact, channel=channel
-            )
+        contact = contact_upsert_whatsapp(whatsapp_id=whatsapp_id, phone=e164)
+        conversation = _open_conversation(contact=contact, channel=channel)
     return message_send(
         conversation=conversation,
         kind=kind,
@@ -385,6 +379,28 @@ def _send_to_contact(
         sender_kind=sender_kind,
         sender_user=sender_user,
     )
+
+
+def _open_conversation(*, contact: Contact, channel: Channel) -> Conversation:
+    """The contact's unresolved conversation on the channel, created when there is none."""
+    conversation = (
+        Conversation.objects.filter(contact=contact, channel=channel)
+        .exclude(status=Conversation.Status.RESOLVED)
+        .first()
+    )
+    if conversation is not None:
+        return conversation
+    try:
+        with transaction.atomic():
+            conversation = Conversation.objects.create(
+                contact=contact, channel=channel, department_id=channel.default_department_id
+            )
+            emit_conversation("conversation.created", conversation)
+            return conversation
+    except IntegrityError:
+        return Conversation.objects.exclude(status=Conversation.Status.RESOLVED).get(
+            contact=contact, channel=channel
+        )
 
 
 def _outbound(message: Message) -> base.OutboundMessage:

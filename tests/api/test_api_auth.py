@@ -13,6 +13,7 @@ from django_tenants.utils import schema_context
 
 from api.models import ApiKey
 from api.services import api_key_revoke
+from api.tasks import flush_api_key_usage
 from tenants.models import Plan
 from tests.api.conftest import Api, issue_key
 
@@ -38,12 +39,16 @@ def test_malformed_and_unknown_keys_are_401(alpha):
 
 
 def test_a_key_answers_for_its_company_and_is_tracked(api, alpha_key):
-    response = api.get("/api/v1/me")
+    for _ in range(3):
+        response = api.get("/api/v1/me")
     assert response.status_code == 200
     assert response.json()["company"] == "alpha" and response.json()["role"] == "api_key"
+    assert flush_api_key_usage() == 1  # the periodic task adds the counted uses to the key's row
+    api.get("/api/v1/me")
+    flush_api_key_usage()
     with schema_context("alpha"):
         key = ApiKey.objects.get(pk=alpha_key.key.pk)
-        assert key.usage_count == 1 and key.last_used_at is not None
+        assert key.usage_count == 4 and key.last_used_at is not None
         assert alpha_key.plaintext not in str(ApiKey.objects.values_list())  # only the hash is stored
 
 
@@ -66,6 +71,7 @@ def test_missing_scope_is_403(alpha):
 
 def test_revoked_and_expired_keys_are_401(alpha):
     revoked = issue_key("alpha")
+    assert Api("alpha.localhost", revoked.plaintext).get("/api/v1/me").status_code == 200  # now cached
     with schema_context("alpha"):
         api_key_revoke(key=revoked.key)
     assert_error(Api("alpha.localhost", revoked.plaintext).get("/api/v1/me"), 401, "api_key_revoked")

@@ -1,8 +1,11 @@
 """Sending and reading through the API, against the sandbox, with its errors in the JSON shape."""
 
+from datetime import timedelta
+
+from django.utils import timezone
 from django_tenants.utils import schema_context
 
-from inbox.models import Contact, Conversation, Message, Note
+from inbox.models import Contact, Conversation, Label, Message, Note
 from tenants.models import Plan
 from tests.api.conftest import Api, customer_writes, issue_key
 from tests.api.test_api_auth import assert_error
@@ -159,3 +162,34 @@ def test_openapi_schema_and_docs_are_served_offline(api):
     assert schema.status_code == 200 and b"/api/v1/messages" in schema.content
     docs = api.get("/api/v1/docs/")
     assert docs.status_code == 200 and b"swagger-ui" in docs.content and b"cdn" not in docs.content.lower()
+
+
+def test_the_list_shows_each_conversation_exactly_as_its_detail_does(api, sandbox_channel):
+    """The list is built from plain rows for speed; it must match the detail serializer field for field."""
+    with schema_context("alpha"):
+        vip, late = Label.objects.create(name="vip"), Label.objects.create(name="a-late-payer")
+        named = Contact.objects.create(phone="+15552220101", whatsapp_id="15552220101", name="Ana")
+        profile_only = Contact.objects.create(whatsapp_id="15552220102", profile_name="Bo")
+        bare = Contact.objects.create(whatsapp_id="15552220103")
+        first = Conversation.objects.create(
+            contact=named,
+            channel=sandbox_channel,
+            priority="high",
+            unread_count=3,
+            last_message_preview="hi",
+            last_message_at=timezone.now(),
+            window_expires_at=timezone.now() + timedelta(hours=3),
+        )
+        first.labels.set([vip, late])
+        second = Conversation.objects.create(contact=profile_only, channel=sandbox_channel, status="snoozed")
+        second.labels.set([vip])
+        Conversation.objects.create(contact=bare, channel=sandbox_channel)
+    listed = api.get("/api/v1/conversations").json()["results"]
+    assert len(listed) == 3
+    for item in listed:
+        assert item == api.get(f"/api/v1/conversations/{item['id']}").json()
+    assert next(i for i in listed if i["id"] == first.id)["labels"] == ["a-late-payer", "vip"]
+    # Filtering by one label still shows every label of the conversations found, once each.
+    by_label = api.get("/api/v1/conversations", {"label": "vip"}).json()["results"]
+    assert sorted(i["id"] for i in by_label) == sorted([first.id, second.id])
+    assert next(i for i in by_label if i["id"] == first.id)["labels"] == ["a-late-payer", "vip"]
