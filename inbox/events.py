@@ -76,9 +76,13 @@ def emit_message(event_type: str, message: Message) -> None:
         webhook_event_emit(event_type=webhook_event_type, data=payload)
 
 
-def emit_conversation(event_type: str, conversation: Conversation) -> None:
+def emit_conversation(event_type: str, conversation: Conversation, *, is_activity_only: bool = False) -> None:
+    """`is_activity_only`: only the last message changed; the dashboard hears it, while webhook receivers
+    already get message.sent / message.received for it and no conversation.updated."""
     payload = conversation_payload(conversation)
     broadcast_on_commit(event_type, payload)
+    if is_activity_only:
+        return
     webhook_event_emit(event_type=event_type, data=payload)
     if event_type == "conversation.updated" and conversation.status == Conversation.Status.RESOLVED:
         webhook_event_emit(event_type="conversation.resolved", data=payload)

@@ -323,7 +323,7 @@ def message_send(
             update_fields=["last_message_at", "last_message_preview", "unread_count", "updated_at"]
         )
         emit_message("message.created", message)
-        emit_conversation("conversation.updated", conversation)
+        emit_conversation("conversation.updated", conversation, is_activity_only=True)
         from inbox.tasks import deliver_message
 
         enqueue_on_commit(deliver_message, message.id)

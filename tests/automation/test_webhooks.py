@@ -476,3 +476,20 @@ def test_the_company_admin_never_shows_secrets_and_retries_deliveries(
     assert created.secret in page, "shown once, right after creation"
     assert created.secret not in client.get("/admin/automation/webhookendpoint/").content.decode()
     assert json.loads(delivery.body)["company"] == "alpha"
+
+
+def test_a_reply_going_out_is_a_message_event_not_also_a_conversation_update(alpha, receivers):
+    from inbox.services import message_send
+
+    subscribe("alpha", receivers())  # every event type
+    channel = make_channel("alpha")
+    with schema_context("alpha"):
+        contact = contact_upsert_whatsapp(whatsapp_id="15550001111", phone="+15550001111")
+        WebhookDelivery.objects.all().delete()
+        conversation = Conversation.objects.create(
+            contact=contact, channel=channel, window_expires_at=timezone.now() + timedelta(hours=1)
+        )
+        message_send(conversation=conversation, text="On its way")
+        assert not WebhookDelivery.objects.filter(event_type="conversation.updated").exists()
+        conversation_set_status(conversation=conversation, status="pending")
+        assert list(WebhookDelivery.objects.values_list("event_type", flat=True)) == ["conversation.updated"]
