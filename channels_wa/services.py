@@ -15,16 +15,24 @@ from django_tenants.utils import get_public_schema_name, schema_context
 from automation.services import webhook_event_emit
 from channels_wa.models import Channel, Template
 from channels_wa.providers.base import ProviderRequestError
-from channels_wa.providers.registry import PROVIDERS, ROUTE_KIND, provider_for
+from channels_wa.providers.registry import PROVIDERS, ROUTE_KIND, WEBHOOK_PATH, provider_for
 from core.errors import BusinessRuleViolation, Conflict, OmniDeskError, ValidationFailed
 from core.jobs import enqueue_on_commit
+from core.localcache import TTLCache
 from core.realtime import broadcast_on_commit
 from tenants.models import ChannelRoute, Company, WebhookEvent
 
 logger = logging.getLogger(__name__)
 
 # Headers kept with a stored delivery (never cookies or auth).
-KEPT_HEADERS = ("content-type", "user-agent", "x-hub-signature-256", "x-forwarded-for", "x-request-id")
+KEPT_HEADERS = (
+    "content-type",
+    "user-agent",
+    "x-hub-signature-256",
+    "x-twilio-signature",
+    "x-forwarded-for",
+    "x-request-id",
+)
 
 
 def phone_normalize(raw: str) -> str:
@@ -155,10 +163,25 @@ def channel_set_status(*, channel: Channel, status: str, error: str = "") -> Cha
     return channel
 
 
+# (schema, channel uuid) → the channel's webhook URL; Twilio sends need it with every message.
+webhook_urls = TTLCache(ttl_s=60)
+
+
 def channel_webhook_url(*, channel: Channel) -> str:
-    domain = current_company().get_primary_domain().domain
-    base = settings.WHATSAPP_SANDBOX_WEBHOOK_BASE.format(host=domain)
-    return f"{base}/webhooks/whatsapp/{channel.uuid}/"
+    """The channel's own webhook URL on the company host (what to paste in the provider's console)."""
+    key = (connection.schema_name, channel.uuid)
+    url = webhook_urls.get(key)
+    if url is None:
+        domain = current_company().get_primary_domain().domain
+        base = settings.WHATSAPP_SANDBOX_WEBHOOK_BASE.format(host=domain)
+        url = f"{base}/webhooks/{WEBHOOK_PATH.get(channel.provider, 'whatsapp')}/{channel.uuid}/"
+        webhook_urls.set(key, url)
+    return url
+
+
+def channel_platform_webhook_url() -> str:
+    """The platform URL one Meta app subscribes for every company (WhatsApp, Messenger, Instagram)."""
+    return settings.WHATSAPP_SANDBOX_WEBHOOK_BASE.format(host=settings.BASE_DOMAIN) + "/webhooks/meta/"
 
 
 def sandbox_register(*, channel: Channel) -> None:
