@@ -126,12 +126,13 @@ def channel_create(
                 code="channel_taken",
                 details={"external_id": external_id},
             ) from exc
-    if provider == "sandbox":
+    if provider == "sandbox" or _uses_stub(channel):
         schema_name = connection.schema_name
+        registrar = sandbox_register if provider == "sandbox" else stub_register
 
         def register() -> None:
             with schema_context(schema_name):
-                sandbox_register(channel=channel)
+                registrar(channel=channel)
 
         transaction.on_commit(register)
     return channel
@@ -206,6 +207,59 @@ def sandbox_register(*, channel: Channel) -> None:
         )
         return
     channel_set_status(channel=channel, status=Channel.Status.CONNECTED)
+
+
+STUB_PREFIX = {
+    "twilio_whatsapp": "/twilio",
+    "twilio_sms": "/twilio",
+    "meta_messenger": "/graph",
+    "meta_instagram": "/graph",
+}
+
+
+def stub_base_url(provider: str) -> str:
+    """The API base URL of the loopback stand-in for Twilio or the Graph API next to the sandbox."""
+    return settings.WHATSAPP_SANDBOX_URL.rstrip("/") + STUB_PREFIX[provider]
+
+
+def stub_register(*, channel: Channel) -> None:
+    """Tell the loopback Twilio / Messenger stand-in (next to the sandbox) about this channel, as one would
+    paste the webhook URL into Twilio's or Meta's console."""
+    prefix = STUB_PREFIX[channel.provider]
+    base = channel.api_base_url.removesuffix(prefix)
+    if channel.provider.startswith("twilio_"):
+        url = f"{base}/_stubs/twilio/numbers/{channel.external_id}"
+        body = {
+            "account_sid": channel.account_id,
+            "auth_token": channel.access_token,
+            "webhook_url": channel_webhook_url(channel=channel),
+        }
+    else:
+        url = f"{base}/_stubs/meta/pages/{channel.external_id}"
+        body = {
+            "object": "instagram" if channel.provider == Channel.Provider.META_INSTAGRAM else "page",
+            "access_token": channel.access_token,
+            "app_secret": channel.app_secret,
+            "webhook_url": channel_webhook_url(channel=channel),
+        }
+    try:
+        httpx.put(url, json=body, timeout=5).raise_for_status()
+    except httpx.HTTPError as exc:
+        channel_set_status(
+            channel=channel,
+            status=Channel.Status.ERROR,
+            error=f"The loopback stub at {base} did not answer ({type(exc).__name__}).",
+        )
+        return
+    channel_set_status(channel=channel, status=Channel.Status.CONNECTED)
+
+
+def _uses_stub(channel: Channel) -> bool:
+    return (
+        channel.provider in STUB_PREFIX
+        and bool(channel.api_base_url)
+        and (channel.api_base_url.rstrip("/") == stub_base_url(channel.provider))
+    )
 
 
 def media_upload(*, channel: Channel, content: bytes, mime_type: str, filename: str) -> str:
