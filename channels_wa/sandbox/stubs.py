@@ -344,18 +344,25 @@ class ChannelStubs:
             "message": {"is_echo": True, "app_id": int(STUB_APP_ID), "mid": mid, **message},
         }
         self.timer.call_later(self.status_delay_s, lambda: self._page_post(page_id, [echo], "echo"))
-        customer = {"sender": {"id": recipient}, "recipient": {"id": page_id}}
-        if page["object"] == "instagram":
-            steps = [("read", {"mid": mid})]
-        else:
-            steps = [("delivery", {"mids": [mid], "watermark": now_ms}), ("read", {"watermark": now_ms})]
-        for index, (kind, value) in enumerate(steps, start=2):
-            item = {**customer, "timestamp": now_ms + index, kind: value}
+        for index, kind in enumerate(["read"] if page["object"] == "instagram" else ["delivery", "read"], 2):
             self.timer.call_later(
                 self.status_delay_s * index,
-                lambda item=item, kind=kind: self._page_post(page_id, [item], kind),
+                lambda kind=kind: self._page_post(
+                    page_id, [self._receipt(page_id, recipient, mid, kind)], kind
+                ),
             )
         return {"recipient_id": recipient, "message_id": mid}
+
+    def _receipt(self, page_id: str, recipient: str, mid: str, kind: str) -> dict[str, Any]:
+        """A delivery or read receipt as the customer's app sends it, stamped when it happens."""
+        now_ms = int(time.time() * 1000)
+        if self.pages[page_id]["object"] == "instagram":
+            value: dict[str, Any] = {"mid": mid}
+        elif kind == "delivery":
+            value = {"mids": [mid], "watermark": now_ms}
+        else:
+            value = {"watermark": now_ms}
+        return {"sender": {"id": recipient}, "recipient": {"id": page_id}, "timestamp": now_ms, kind: value}
 
     def _page_post(self, page_id: str, messaging: list[dict[str, Any]], kind: str) -> None:
         page = self.pages[page_id]
