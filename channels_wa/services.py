@@ -94,6 +94,7 @@ def channel_create(
     api_version: str = "",
     rate_per_s: int = 80,
     default_department_id: int | None = None,
+    human_agent_tag_enabled: bool = False,
 ) -> Channel:
     """Connect a number for the current company and route its provider id to it."""
     route_kind, phone_number = channel_validate_new(
@@ -114,6 +115,7 @@ def channel_create(
             api_version=api_version,
             rate_per_s=rate_per_s,
             default_department_id=default_department_id,
+            human_agent_tag_enabled=human_agent_tag_enabled,
         )
         try:
             with transaction.atomic():
@@ -360,6 +362,7 @@ CHANNEL_UPDATABLE = (
     "api_version",
     "rate_per_s",
     "default_department_id",
+    "human_agent_tag_enabled",
 )
 
 
@@ -371,12 +374,13 @@ def channel_update(*, channel: Channel, **changes) -> Channel:
     for name, value in changes.items():
         setattr(channel, name, value)
     channel.save()
-    if channel.provider == Channel.Provider.SANDBOX:
+    if channel.provider == Channel.Provider.SANDBOX or _uses_stub(channel):
         schema_name = connection.schema_name
+        registrar = sandbox_register if channel.provider == Channel.Provider.SANDBOX else stub_register
 
         def register() -> None:
             with schema_context(schema_name):
-                sandbox_register(channel=channel)
+                registrar(channel=channel)
 
         transaction.on_commit(register)
     return channel

@@ -3,6 +3,7 @@ HTTP client (with the account's credentials) for media. Failures come back as th
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +18,9 @@ from channels_wa.providers.base import ChannelConfig, ProviderRequestError
 from .errors import network_error, twilio_error
 
 TWILIO_API = "https://api.twilio.com"
+# The SDK logs every request at INFO; keep our logs to what matters.
+SDK_LOGGER = logging.getLogger("channels_wa.providers.twilio.sdk")
+SDK_LOGGER.setLevel(logging.WARNING)
 DEFAULT_TIMEOUT_S = 10.0
 
 
@@ -53,9 +57,9 @@ class TwilioClient:
     def sdk(self) -> Client:
         if self._client is None:
             http_client = (
-                _BaseUrlHttpClient(self.base_url, timeout=self.timeout_s)
+                _BaseUrlHttpClient(self.base_url, timeout=self.timeout_s, logger=SDK_LOGGER)
                 if self.base_url != TWILIO_API
-                else TwilioHttpClient(timeout=self.timeout_s)
+                else TwilioHttpClient(timeout=self.timeout_s, logger=SDK_LOGGER)
             )
             self._client = Client(self.config.account_id, self.config.access_token, http_client=http_client)
         return self._client
