@@ -61,3 +61,30 @@ def test_adding_a_channel_shows_what_to_paste_where(alpha, provider):
         "Meta channels offer the platform URL"
     )
     assert "s3cr3t-xyz" not in detail and "t0k3n-xyz" not in detail
+
+
+def test_contact_panel_lists_identities_and_conversations_show_the_channel_kind(
+    alpha, django_capture_on_commit_callbacks
+):
+    from inbox.models import Contact
+    from tests.channels_wa.webhooks import (
+        PSID,
+        make_messenger_channel,
+        messenger_body,
+        post_webhook,
+        provider_path,
+    )
+
+    page = make_messenger_channel("alpha")
+    with django_capture_on_commit_callbacks(execute=True):
+        post_webhook(
+            host="alpha.localhost", path=provider_path(page), body=messenger_body("page__message_text")
+        )
+    client = host_client(alpha.host)
+    login(client, alpha.host, alpha.owner_email)
+    with schema_context("alpha"):
+        contact = Contact.objects.get()
+    panel = client.get(f"/admin/inbox/contact/{contact.pk}/change/").content.decode()
+    assert "Messenger page-scoped id" in panel and PSID in panel
+    listing = client.get("/admin/inbox/conversation/").content.decode()
+    assert "od-channel--meta_messenger" in listing
