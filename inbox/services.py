@@ -304,6 +304,16 @@ def _echo_receive(*, channel: Channel, event: InboundMessage) -> Message | None:
     if Message.objects.filter(channel=channel, provider_message_id=event.provider_message_id).exists():
         return None
     contact = contact_for_channel(channel=channel, user_id=event.from_id)
+    # An echo without our id (Instagram) can overtake our own send's response: the same text still
+    # being sent to this person is ours.
+    if Message.objects.filter(
+        channel=channel,
+        conversation__contact=contact,
+        direction=Message.Direction.OUTBOUND,
+        status__in=[Message.Status.QUEUED, Message.Status.SENDING],
+        body=event.text,
+    ).exists():
+        return None
     with transaction.atomic():
         conversation, is_new = _conversation_for_inbound(contact=contact, channel=channel)
         try:
