@@ -80,7 +80,7 @@ class ChannelStubs:
     # Routing
 
     def handles(self, path: str) -> bool:
-        return path.startswith(("/twilio/", "/graph/", "/graph-media/", "/_stubs/"))
+        return path == "/_stubs" or path.startswith(("/twilio/", "/graph/", "/graph-media/", "/_stubs/"))
 
     def route(self, method: str, path: str, query: dict[str, str], headers, body: bytes, base_url: str):
         """(status, body bytes, content type)."""
@@ -105,6 +105,8 @@ class ChannelStubs:
             ("POST", r"/_stubs/meta/pages/(\w+)/echo", self.meta_page_echo),
             ("POST", r"/_stubs/meta/customers/(\w+)/age", self.meta_age_window),
             ("GET", r"/_stubs/sent", self.list_sent),
+            ("GET", r"/_stubs/channels", self.list_channels),
+            ("GET", r"/_stubs", lambda **_: (200, CUSTOMER_PAGE.encode(), "text/html; charset=utf-8")),
         ]
         for route_method, pattern, view in table:
             match = re.fullmatch(pattern + "/?", path)
@@ -455,6 +457,89 @@ class ChannelStubs:
             self.last_inbound[(str(data["to"]), user_id)] = time.time() - float(data["age_s"])
         return {"ok": True}
 
+    def list_channels(self, **_):
+        with self.lock:
+            return {
+                "twilio": [
+                    {"number": n, "webhook_url": v["webhook_url"]} for n, v in self.twilio_numbers.items()
+                ],
+                "meta": [
+                    {"id": i, "object": v["object"], "webhook_url": v["webhook_url"]}
+                    for i, v in self.pages.items()
+                ],
+            }
+
     def list_sent(self, *, query, **_):
         provider = query.get("provider")
         return {"data": [item for item in self.sent if not provider or item["provider"] == provider]}
+
+
+# A person plays the customer here: pick a channel, write, and watch what the business sent back.
+CUSTOMER_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width,initial-scale=1">
+<title>Twilio, Messenger and Instagram customers</title><link rel="icon" href="data:,">
+<style>
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;background:#f1f5f9;color:#0f172a}
+header{background:#334155;color:#fff;padding:16px 24px}header h1{margin:0;font-size:20px}
+main{max-width:960px;margin:0 auto;padding:16px}
+section{background:#fff;border-radius:8px;padding:16px;margin-bottom:16px;box-shadow:0 1px 2px #0002}
+h2{font-size:16px;margin:0 0 12px}form{display:flex;gap:8px;flex-wrap:wrap;align-items:end}
+label{display:flex;flex-direction:column;font-size:12px;gap:4px;color:#475569}
+input,select,button{font:inherit;padding:8px;border:1px solid #cbd5e1;border-radius:6px}
+button{background:#334155;color:#fff;border:0;cursor:pointer}
+table{width:100%;border-collapse:collapse;font-size:14px}td,th{text-align:left;padding:6px 8px;
+border-bottom:1px solid #e2e8f0;word-break:break-all}.muted{color:#64748b;font-size:13px}
+</style></head><body><header><h1>Customers on Twilio (SMS, WhatsApp), Messenger and Instagram</h1></header>
+<main><section><h2>Write as a customer</h2>
+<form id="send"><label>Business channel<select id="channel" required></select></label>
+<label>Customer (phone for Twilio, a numeric id for Messenger/Instagram)<input id="from" required
+placeholder="+15557001234"></label><label>Name<input id="name" placeholder="Carla"></label>
+<label>Message<input id="text" required placeholder="Hello!"></label><button>Send</button></form>
+<p class="muted" id="result"></p></section>
+<section><h2>What the business sent</h2>
+<table><thead><tr><th>Network</th><th>To</th><th>Text</th></tr></thead>
+<tbody id="sent"></tbody></table></section></main>
+<script>
+const $ = (id) => document.getElementById(id);
+async function loadChannels() {
+  const data = await (await fetch("/_stubs/channels")).json();
+  const options = [];
+  for (const n of data.twilio) {
+    options.push(["twilio|sms|" + n.number, "SMS " + n.number]);
+    options.push(["twilio|whatsapp|" + n.number, "WhatsApp " + n.number]);
+  }
+  for (const p of data.meta) {
+    options.push(["meta||" + p.id, (p.object === "instagram" ? "Instagram " : "Messenger ") + p.id]);
+  }
+  $("channel").replaceChildren(...options.map(([value, label]) => new Option(label, value)));
+}
+async function loadSent() {
+  const data = await (await fetch("/_stubs/sent")).json();
+  $("sent").replaceChildren(...data.data.slice().reverse().map((item) => {
+    const row = document.createElement("tr");
+    const text = item.body || (item.message && (item.message.text || "[attachment]"))
+      || item.content_sid || "";
+    const to = item.to || (item.recipient && item.recipient.id) || "";
+    for (const value of [item.provider, to, text]) {
+      const cell = document.createElement("td"); cell.textContent = value; row.append(cell);
+    }
+    return row;
+  }));
+}
+$("send").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const [kind, network, to] = $("channel").value.split("|");
+  const from = encodeURIComponent($("from").value.trim());
+  const url = kind === "twilio"
+    ? `/_stubs/twilio/customers/${from}/messages` : `/_stubs/meta/customers/${from}/messages`;
+  const body = kind === "twilio"
+    ? {to, channel: network, text: $("text").value, profile_name: $("name").value}
+    : {to, text: $("text").value, name: $("name").value};
+  const response = await fetch(url, {method: "POST", body: JSON.stringify(body)});
+  $("result").textContent = response.ok ? "Sent." : "Refused: " + (await response.text());
+  $("text").value = "";
+});
+loadChannels(); loadSent(); setInterval(loadSent, 2000);
+</script></body></html>
+"""
