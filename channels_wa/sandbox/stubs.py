@@ -30,6 +30,10 @@ WINDOW_S = 24 * 3600
 HUMAN_AGENT_WINDOW_S = 7 * 24 * 3600
 WHATSAPP = "whatsapp:"
 STUB_APP_ID = "555000111222333"
+TWILIO_TEMPLATES = [
+    ("HX" + "0" * 31 + "1", "order_update", "Hi {{1}}, your order {{2}} has shipped."),
+    ("HX" + "0" * 31 + "2", "appointment_reminder", "Hi {{1}}, see you tomorrow at {{2}}."),
+]
 
 
 class StubError(Exception):
@@ -94,6 +98,7 @@ class ChannelStubs:
         table = [
             ("POST", r"/twilio/2010-04-01/Accounts/(\w+)/Messages\.json", self.twilio_send),
             ("GET", r"/twilio/2010-04-01/Accounts/(\w+)/Messages/(\w+)/Media/(\w+)", self.twilio_media),
+            ("GET", r"/twilio/content/v1/ContentAndApprovals", self.twilio_templates),
             ("POST", r"/graph/v[\d.]+/(\w+)/messages", self.graph_send),
             ("GET", r"/graph/v[\d.]+/(\w+)", self.graph_profile),
             ("GET", r"/graph-media/(\w+)", self.graph_media),
@@ -288,6 +293,31 @@ class ChannelStubs:
             self.last_inbound[(to, customer)] = time.time() - float(data.get("age_s", 0))
         self._twilio_post(number["auth_token"], number["webhook_url"], params, "message")
         return {"sid": sid, "params": params}
+
+    def twilio_templates(self, *, auth, base_url, **_):
+        """GET /v1/ContentAndApprovals: two approved WhatsApp templates for every account."""
+        try:
+            account_sid = base64.b64decode(auth.removeprefix("Basic ")).decode().partition(":")[0]
+        except ValueError:
+            account_sid = ""
+        self._twilio_auth(account_sid, auth)
+        contents = [
+            {
+                "sid": sid,
+                "account_sid": account_sid,
+                "friendly_name": name,
+                "language": "en",
+                "variables": {"1": "Carla", "2": "A-1001"},
+                "types": {"twilio/text": {"body": body}},
+                "approval_requests": {"name": name, "category": "UTILITY", "status": "approved"},
+                "date_created": "2026-01-01T00:00:00Z",
+                "date_updated": "2026-01-01T00:00:00Z",
+            }
+            for sid, name, body in TWILIO_TEMPLATES
+        ]
+        url = f"{base_url}/twilio/content/v1/ContentAndApprovals?PageSize=50&Page=0"
+        meta = {"page": 0, "page_size": 50, "first_page_url": url, "previous_page_url": None, "url": url}
+        return {"contents": contents, "meta": {**meta, "next_page_url": None, "key": "contents"}}
 
     def twilio_opt_out(self, customer, **_):
         with self.lock:

@@ -18,6 +18,8 @@ from channels_wa.providers.base import ChannelConfig, ProviderRequestError
 from .errors import network_error, twilio_error
 
 TWILIO_API = "https://api.twilio.com"
+CONTENT_API = "https://content.twilio.com"
+MAX_TEMPLATES = 1000
 # The SDK logs every request at INFO; keep our logs to what matters.
 SDK_LOGGER = logging.getLogger("channels_wa.providers.twilio.sdk")
 SDK_LOGGER.setLevel(logging.WARNING)
@@ -34,6 +36,8 @@ class _BaseUrlHttpClient(TwilioHttpClient):
     def request(self, method, url, *args, **kwargs):  # noqa: ANN001, ANN201 - the SDK's signature
         if url.startswith(TWILIO_API):
             url = self.base_url + url[len(TWILIO_API) :]
+        elif url.startswith(CONTENT_API):
+            url = self.base_url + "/content" + url[len(CONTENT_API) :]
         return super().request(method, url, *args, **kwargs)
 
 
@@ -85,6 +89,25 @@ class TwilioClient:
             status=str(message.status or ""),
             num_segments=int(segments) if str(segments or "").isdigit() else None,
         )
+
+    def list_templates(self) -> list[dict[str, Any]]:
+        """Content API templates with their WhatsApp approval (GET /v1/ContentAndApprovals)."""
+        try:
+            items = self.sdk.content.v1.content_and_approvals.list(limit=MAX_TEMPLATES)
+        except TwilioRestException as exc:
+            raise ProviderRequestError(twilio_error(exc.code, exc.msg, http_status=exc.status)) from exc
+        except (TwilioException, OSError) as exc:
+            raise ProviderRequestError(network_error(exc)) from exc
+        return [
+            {
+                "sid": item.sid or "",
+                "friendly_name": item.friendly_name or "",
+                "language": item.language or "",
+                "types": item.types or {},
+                "approval_requests": item.approval_requests or {},
+            }
+            for item in items
+        ]
 
     def media_url(self, message_sid: str, media_sid: str) -> str:
         return (

@@ -19,7 +19,9 @@ from channels_wa.providers.base import (
     ProviderError,
     ProviderRequestError,
     SendResult,
+    TemplateInfo,
 )
+from channels_wa.providers.meta_whatsapp.provider import variable_count
 
 from . import webhooks
 from .client import TwilioClient
@@ -130,6 +132,37 @@ class TwilioWhatsAppProvider(TwilioProvider):
     name = "twilio_whatsapp"
     is_whatsapp = True
     identity_kind = "whatsapp"
+
+    def sync_templates(self) -> list[TemplateInfo]:
+        """Content API templates; the SID (HX…) is the name a send uses as ContentSid."""
+        return [content_template_info(item) for item in self.client.list_templates()]
+
+
+def content_template_info(item: Mapping[str, Any]) -> TemplateInfo:
+    types = item.get("types") if isinstance(item.get("types"), Mapping) else {}
+    components = []
+    for content_type, value in types.items():
+        body = value.get("body") if isinstance(value, Mapping) else None
+        if body:
+            components.append(
+                {
+                    "type": "BODY",
+                    "text": str(body),
+                    "content_type": content_type,
+                    "friendly_name": str(item.get("friendly_name") or ""),
+                }
+            )
+            break
+    approval = item.get("approval_requests") if isinstance(item.get("approval_requests"), Mapping) else {}
+    return TemplateInfo(
+        name=str(item.get("sid") or ""),
+        language=str(item.get("language") or "en"),
+        category=str(approval.get("category") or ""),
+        status=str(approval.get("status") or "unsubmitted").upper(),
+        components=components,
+        variable_count=variable_count(components),
+        provider_template_id=str(item.get("sid") or ""),
+    )
 
 
 class TwilioSmsProvider(TwilioProvider):

@@ -94,3 +94,13 @@ def test_customer_page_is_served(sandbox):
     page = httpx.get(f"{sandbox.base_url}/_stubs")
     assert page.status_code == 200 and "Write as a customer" in page.text
     assert "/_stubs" in httpx.get(f"{sandbox.base_url}/").text
+
+
+def test_content_api_templates_sync(sandbox, twilio_number):
+    whatsapp = provider(
+        TwilioWhatsAppProvider, sandbox, external_id=NUMBER, token="right-token", account_id=ACCOUNT
+    )
+    templates = {t.provider_template_id: t for t in whatsapp.sync_templates()}
+    order = templates["HX" + "0" * 31 + "1"]
+    assert order.name.startswith("HX") and order.status == "APPROVED" and order.variable_count == 2
+    assert order.components[0]["friendly_name"] == "order_update"
