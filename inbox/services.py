@@ -216,6 +216,10 @@ def inbound_message_receive(*, channel: Channel, event: InboundMessage) -> Messa
     )
     if event.is_opt_out:
         _contact_opt_out(contact.id)
+    elif event.is_opt_in and contact.is_opted_out:
+        contact.is_opted_out = False
+        contact.save(update_fields=["is_opted_out", "updated_at"])
+        emit_contact("contact.updated", contact)
     if (
         not contact.profile_name
         and not contact.name

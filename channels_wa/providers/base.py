@@ -148,6 +148,7 @@ class InboundMessage:
     is_echo: bool = False
     echo_ref: str = ""  # the client_ref we attached when the echo is of our own send
     is_opt_out: bool = False  # the customer asked to stop (SMS STOP)
+    is_opt_in: bool = False  # the customer asked to start again (SMS START)
 
 
 @dataclass(frozen=True)

@@ -289,6 +289,10 @@ class ChannelStubs:
             with self.lock:
                 self.opted_out.add(customer)
             params["OptOutType"] = "STOP"
+        elif text.strip().upper() in ("START", "UNSTOP", "YES") and not is_whatsapp:
+            with self.lock:
+                self.opted_out.discard(customer)
+            params["OptOutType"] = "START"
         with self.lock:
             self.last_inbound[(to, customer)] = time.time() - float(data.get("age_s", 0))
         self._twilio_post(number["auth_token"], number["webhook_url"], params, "message")

@@ -169,11 +169,16 @@ def test_21610_marks_the_contact_opted_out(sms, django_capture_on_commit_callbac
         assert message.conversation.contact.is_opted_out is True
 
 
-def test_stop_keyword_opts_out(sms, django_capture_on_commit_callbacks):
+def test_stop_keyword_opts_out_and_start_opts_back_in(sms, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         deliver(sms, "message__sms_stop")
     with schema_context("alpha"):
         assert Contact.objects.get().is_opted_out is True
+    with django_capture_on_commit_callbacks(execute=True):
+        deliver(sms, "message__sms_start")
+    with schema_context("alpha"):
+        assert Contact.objects.get().is_opted_out is False
+        assert Message.objects.count() == 2
 
 
 def test_whatsapp_read_status(whatsapp, django_capture_on_commit_callbacks):

@@ -27,6 +27,7 @@ STATUS_MAP = {
 }
 IGNORED_STATUSES = frozenset({"queued", "accepted", "sending", "scheduled", "receiving", "received"})
 OPT_OUT_TYPES = frozenset({"STOP"})
+OPT_IN_TYPES = frozenset({"START"})
 _MEDIA_SID = re.compile(r"/Messages/(MM\w+)/Media/(ME\w+)")
 
 
@@ -153,6 +154,7 @@ def _messages(params: Mapping[str, str], our_number: str) -> list[InboundEvent]:
             kind=base.TEXT,
             text=text,
             is_opt_out=params.get("OptOutType", "").upper() in OPT_OUT_TYPES,
+            is_opt_in=params.get("OptOutType", "").upper() in OPT_IN_TYPES,
             **common,
         )
     ]
