@@ -118,6 +118,19 @@ def test_echo_from_elsewhere_is_outbound_once(page, django_capture_on_commit_cal
         assert echo.conversation.unread_count == 0 and echo.conversation.window_expires_at is None
 
 
+def test_instagram_echo_from_the_app_is_outbound(instagram, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        deliver(instagram, "instagram__message_echo")
+    with schema_context("alpha"):
+        echo = Message.objects.get()
+        assert (echo.direction, echo.sender_kind, echo.body) == (
+            "outbound",
+            "external",
+            "Sent from the Instagram app",
+        )
+        assert echo.conversation.contact.identities.get().value == IGSID
+
+
 def test_echo_of_our_own_send_changes_nothing(page, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         deliver(page, "page__message_text")

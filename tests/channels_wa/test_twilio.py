@@ -243,3 +243,15 @@ def test_other_company_cannot_use_the_channel_url(sms, beta):
     response = deliver(sms, "message__sms_text", host="beta.localhost")
     assert response.status_code == 404
     assert not WebhookEvent.objects.exists()
+
+
+def test_whatsapp_outside_the_window_fails_with_63016(whatsapp, django_capture_on_commit_callbacks):
+    message = _sent_message(whatsapp)
+    with capture_realtime_events() as sent, django_capture_on_commit_callbacks(execute=True):
+        deliver(whatsapp, "status__whatsapp_failed_window")
+    with schema_context("alpha"):
+        message.refresh_from_db()
+        assert message.status == "failed" and message.error_code == "63016"
+        assert "template" in message.error_title
+        assert message.conversation.contact.is_opted_out is False
+    assert [event for event, _, _ in sent] == ["message.updated"]
