@@ -29,11 +29,15 @@ class ContactAdmin(admin.ModelAdmin):
 
 class MessageInline(admin.TabularInline):
     model = Message
-    fields = ("created_at", "direction", "kind", "body", "status", "error_code", "error_title")
+    fields = ("created_at", "direction", "kind", "body", "segments", "status", "error_code", "error_title")
     readonly_fields = fields
     extra = 0
     can_delete = False
     ordering = ("created_at",)
+
+    @admin.display(description="SMS segments")
+    def segments(self, obj: Message) -> str:
+        return str((obj.payload or {}).get("segments") or "")
 
 
 class ConversationAdmin(admin.ModelAdmin):
