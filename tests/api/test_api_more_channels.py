@@ -119,3 +119,15 @@ def test_another_companys_key_sees_no_identity(alpha, beta, django_capture_on_co
     assert_error(refused, 400, "unknown_channel")
     with schema_context("alpha"):
         assert Message.objects.count() == 1
+
+
+def test_merging_keeps_the_whatsapp_id_of_a_contact_from_before_identities(api, alpha):
+    from inbox.services import contact_upsert_whatsapp
+
+    with schema_context("alpha"):
+        target = Contact.objects.create(phone="+15550001000", whatsapp_id="15550001000")
+        source = Contact.objects.create(phone="+15550002000", whatsapp_id="15550002000")
+    assert api.post(f"/api/v1/contacts/{source.id}/merge", {"into": target.id}).status_code == 200
+    with schema_context("alpha"):
+        again = contact_upsert_whatsapp(whatsapp_id="15550002000", phone="+15550002000")
+        assert again.id == target.id and Contact.objects.count() == 1
