@@ -40,7 +40,11 @@ class SendMessageInput(StrictSerializer):
     TYPES = ("text", "image", "video", "audio", "document", "template", "reaction")
 
     channel_id = serializers.IntegerField()
-    to = serializers.CharField(max_length=32, help_text="E.164 phone number, e.g. +14155550123")
+    to = serializers.CharField(
+        max_length=32,
+        help_text="E.164 phone number for WhatsApp and SMS channels, e.g. +14155550123; the customer's "
+        "page-scoped id (Messenger) or Instagram-scoped id (Instagram) for those channels",
+    )
     type = serializers.ChoiceField(choices=TYPES, default="text")
     text = serializers.CharField(required=False, allow_blank=True, default="", trim_whitespace=False)
     media_url = serializers.URLField(required=False)
@@ -76,6 +80,7 @@ class MessageOut(serializers.ModelSerializer):
     type = serializers.CharField(source="kind")
     text = serializers.CharField(source="body")
     error = serializers.SerializerMethodField()
+    segments = serializers.SerializerMethodField(help_text="SMS segments the text costs (SMS channels only)")
 
     class Meta:
         model = Message
@@ -86,6 +91,7 @@ class MessageOut(serializers.ModelSerializer):
             "direction",
             "type",
             "text",
+            "segments",
             "status",
             "error",
             "provider_message_id",
@@ -96,6 +102,10 @@ class MessageOut(serializers.ModelSerializer):
             "read_at",
             "failed_at",
         )
+
+    def get_segments(self, message: Message) -> int | None:
+        segments = (message.payload or {}).get("segments")
+        return segments if isinstance(segments, int) else None
 
     def get_error(self, message: Message) -> dict | None:
         if not message.error_code:
@@ -142,10 +152,18 @@ class NoteOut(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
+class ContactIdentityOut(serializers.Serializer):
+    kind = serializers.CharField(help_text="whatsapp, sms, messenger or instagram")
+    scope = serializers.CharField(help_text="The page or Instagram account the id belongs to (scoped ids)")
+    value = serializers.CharField()
+
+
 class ContactOut(serializers.Serializer):
     id = serializers.IntegerField()
     phone = serializers.CharField()
     whatsapp_id = serializers.CharField()
+    identities = ContactIdentityOut(many=True, read_only=True)
+    avatar_url = serializers.CharField()
     name = serializers.CharField()
     profile_name = serializers.CharField()
     tags = serializers.ListField(child=serializers.CharField())
@@ -186,8 +204,21 @@ class ChannelOut(serializers.Serializer):
     default_department_id = serializers.IntegerField(allow_null=True)
     has_access_token = serializers.SerializerMethodField()
     has_app_secret = serializers.SerializerMethodField()
+    human_agent_tag_enabled = serializers.BooleanField()
+    capabilities = serializers.SerializerMethodField()
     webhook_url = serializers.CharField(read_only=True, required=False)
     created_at = serializers.DateTimeField()
+
+    def get_capabilities(self, channel) -> dict:
+        provider = channel.capabilities
+        return {
+            "identity_kind": provider.identity_kind,
+            "has_window": provider.has_window,
+            "window_hours": provider.window_s // 3600 if provider.has_window else None,
+            "human_agent_window_days": provider.human_agent_window_s // 86400 or None,
+            "supports_templates": provider.supports_templates,
+            "counts_segments": provider.counts_segments,
+        }
 
     def get_has_access_token(self, channel) -> bool:
         return bool(channel.access_token)
@@ -209,6 +240,7 @@ class ChannelCreateInput(StrictSerializer):
     api_version = serializers.CharField(max_length=16, required=False, default="")
     rate_per_s = serializers.IntegerField(required=False, default=80, min_value=1, max_value=1000)
     default_department_id = serializers.IntegerField(required=False, allow_null=True, default=None)
+    human_agent_tag_enabled = serializers.BooleanField(required=False, default=False)
 
 
 class ChannelUpdateInput(StrictSerializer):
@@ -220,6 +252,7 @@ class ChannelUpdateInput(StrictSerializer):
     api_version = serializers.CharField(max_length=16, required=False, allow_blank=True)
     rate_per_s = serializers.IntegerField(required=False, min_value=1, max_value=1000)
     default_department_id = serializers.IntegerField(required=False, allow_null=True)
+    human_agent_tag_enabled = serializers.BooleanField(required=False)
 
 
 class TemplateOut(serializers.Serializer):

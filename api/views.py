@@ -91,8 +91,7 @@ class MessagesView(ApiView):
     @extend_schema(request=SendMessageInput, responses={202: MessageOut})
     def post(self, request):
         data = SendMessageInput.validate_payload(request.data)
-        # Only what the send needs: the credentials (encrypted) are read by the worker that sends.
-        channel = Channel.objects.filter(pk=data["channel_id"]).only("id", "default_department_id").first()
+        channel = Channel.objects.filter(pk=data["channel_id"]).first()
         if channel is None:
             raise ValidationFailed(
                 "No such channel in this company.",

@@ -47,7 +47,7 @@ class ContactsView(ApiView):
         responses=page_of("ContactPage", ContactOut),
     )
     def get(self, request):
-        queryset = Contact.objects.all()
+        queryset = Contact.objects.prefetch_related("identities")
         if q := query_text(request.query_params, "q").strip():
             queryset = queryset.filter(
                 Q(name__icontains=q)

@@ -1,8 +1,10 @@
 from django import forms
 from django.contrib import admin, messages
 from django.db import models
+from django.utils.html import format_html, format_html_join
 
 from channels_wa.models import Channel, Template
+from channels_wa.selectors import channel_setup_steps
 from channels_wa.services import channel_create, channel_validate_new, template_sync
 from core.admin import tenant_site
 from core.errors import OmniDeskError
@@ -32,6 +34,7 @@ class ChannelCreateForm(forms.ModelForm):
             "api_version",
             "rate_per_s",
             "default_department",
+            "human_agent_tag_enabled",
         )
 
     def clean(self):
@@ -51,12 +54,69 @@ class ChannelCreateForm(forms.ModelForm):
         """Uniqueness (one company per number) is checked by channel_validate_new."""
 
 
+BADGES = {
+    "meta_whatsapp": "WA",
+    "sandbox": "WA",
+    "twilio_whatsapp": "WA",
+    "twilio_sms": "SMS",
+    "meta_messenger": "M",
+    "meta_instagram": "IG",
+}
+
+
+def channel_badge(channel: Channel) -> str:
+    return format_html(
+        '<span class="od-channel od-channel--{}" title="{}">{}</span>',
+        channel.provider,
+        channel.get_provider_display(),
+        BADGES.get(channel.provider, "?"),
+    )
+
+
 class ChannelAdmin(admin.ModelAdmin):
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
-    list_display = ("name", "provider", "phone_number", "external_id", "status", "rate_per_s", "created_at")
+    list_display = (
+        "kind",
+        "name",
+        "provider",
+        "phone_number",
+        "external_id",
+        "status",
+        "rate_per_s",
+        "created_at",
+    )
+    list_display_links = ("name",)
     list_filter = ("provider", "status")
     search_fields = ("name", "phone_number", "external_id")
-    readonly_fields = ("uuid", "status", "last_error", "status_changed_at", "created_at")
+    readonly_fields = ("webhook_setup", "uuid", "status", "last_error", "status_changed_at", "created_at")
+
+    class Media:
+        css = {"all": ("channels_wa/channels.css",)}
+
+    @admin.display(description="")
+    def kind(self, obj: Channel) -> str:
+        return channel_badge(obj)
+
+    @admin.display(description="Webhook: what to paste where")
+    def webhook_setup(self, obj: Channel) -> str:
+        return format_html(
+            '<ol class="od-setup">{}</ol>',
+            format_html_join("", "<li>{}</li>", ((s,) for s in channel_setup_steps(channel=obj))),
+        )
+
+    def response_add(self, request, obj, post_url_continue=None):
+        channel = Channel.objects.get(pk=obj.pk)
+        self.message_user(
+            request,
+            format_html(
+                "{} connected. Webhook setup: {}",
+                channel.name,
+                format_html_join(" ", "<br>{}", ((s,) for s in channel_setup_steps(channel=channel))),
+            ),
+            messages.SUCCESS,
+        )
+        return super().response_add(request, obj, post_url_continue)
+
     # Secrets are write-only here: never shown back once saved.
     exclude = ("access_token", "app_secret", "verify_token")
     actions = ("sync_templates",)
@@ -72,7 +132,18 @@ class ChannelAdmin(admin.ModelAdmin):
             return (
                 (None, {"fields": ("provider", "name", "phone_number", "external_id", "account_id")}),
                 ("Credentials", {"fields": ("access_token", "app_secret", "verify_token")}),
-                ("Sending", {"fields": ("api_base_url", "api_version", "rate_per_s", "default_department")}),
+                (
+                    "Sending",
+                    {
+                        "fields": (
+                            "api_base_url",
+                            "api_version",
+                            "rate_per_s",
+                            "default_department",
+                            "human_agent_tag_enabled",
+                        )
+                    },
+                ),
             )
         return super().get_fieldsets(request, obj)
 
@@ -96,6 +167,7 @@ class ChannelAdmin(admin.ModelAdmin):
             api_version=data["api_version"],
             rate_per_s=data["rate_per_s"],
             default_department_id=data["default_department"].id if data["default_department"] else None,
+            human_agent_tag_enabled=data.get("human_agent_tag_enabled", False),
         )
         obj.pk, obj.uuid = created.pk, created.uuid
         obj._state.adding = False

@@ -4,7 +4,8 @@ import uuid
 
 from django.db import models
 
-from channels_wa.providers.base import ChannelConfig
+from channels_wa.providers.base import ChannelConfig, Provider
+from channels_wa.providers.registry import provider_class
 from core.fields import EncryptedTextField
 
 
@@ -14,6 +15,10 @@ class Channel(models.Model):
     class Provider(models.TextChoices):
         META_WHATSAPP = "meta_whatsapp", "WhatsApp Cloud API"
         SANDBOX = "sandbox", "WhatsApp sandbox"
+        TWILIO_WHATSAPP = "twilio_whatsapp", "WhatsApp through Twilio"
+        TWILIO_SMS = "twilio_sms", "SMS through Twilio"
+        META_MESSENGER = "meta_messenger", "Facebook Messenger"
+        META_INSTAGRAM = "meta_instagram", "Instagram"
 
     class Status(models.TextChoices):
         CONNECTING = "connecting", "Connecting"
@@ -25,8 +30,13 @@ class Channel(models.Model):
     provider = models.CharField(max_length=32, choices=Provider.choices)
     name = models.CharField(max_length=120)
     phone_number = models.CharField(max_length=20, blank=True, help_text="E.164")
-    external_id = models.CharField(max_length=128, help_text="WhatsApp phone_number_id")
-    account_id = models.CharField(max_length=128, blank=True, help_text="WhatsApp Business Account id")
+    external_id = models.CharField(
+        max_length=128,
+        help_text="WhatsApp phone_number_id, Twilio number (E.164), Facebook page id or Instagram account id",
+    )
+    account_id = models.CharField(
+        max_length=128, blank=True, help_text="WhatsApp Business Account id, or the Twilio Account SID"
+    )
     access_token = EncryptedTextField(blank=True, default="")
     app_secret = EncryptedTextField(blank=True, default="")
     verify_token = EncryptedTextField(blank=True, default="")
@@ -36,6 +46,11 @@ class Channel(models.Model):
     last_error = models.TextField(blank=True)
     status_changed_at = models.DateTimeField(null=True, blank=True)
     rate_per_s = models.PositiveIntegerField(default=80, help_text="Messages per second")
+    human_agent_tag_enabled = models.BooleanField(
+        default=False,
+        help_text="Messenger and Instagram: staff may reply up to 7 days after the customer's last message "
+        "(sent with the HUMAN_AGENT tag).",
+    )
     default_department = models.ForeignKey(
         "accounts.Department", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -50,7 +65,17 @@ class Channel(models.Model):
     def __str__(self) -> str:
         return f"{self.name} ({self.phone_number or self.external_id})"
 
+    @property
+    def capabilities(self) -> type[Provider]:
+        """What this kind of channel allows (has_window, supports_templates, counts_segments…)."""
+        return provider_class(self.provider)
+
     def config(self) -> ChannelConfig:
+        options: dict = {"human_agent_tag": self.human_agent_tag_enabled}
+        if self.capabilities.wants_webhook_url:
+            from channels_wa.services import channel_webhook_url
+
+            options["webhook_url"] = channel_webhook_url(channel=self)
         return ChannelConfig(
             provider=self.provider,
             external_id=self.external_id,
@@ -61,6 +86,7 @@ class Channel(models.Model):
             verify_token=self.verify_token,
             base_url=self.api_base_url,
             api_version=self.api_version,
+            options=options,
         )
 
 

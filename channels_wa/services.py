@@ -15,16 +15,24 @@ from django_tenants.utils import get_public_schema_name, schema_context
 from automation.services import webhook_event_emit
 from channels_wa.models import Channel, Template
 from channels_wa.providers.base import ProviderRequestError
-from channels_wa.providers.registry import PROVIDERS, ROUTE_KIND, provider_for
+from channels_wa.providers.registry import PROVIDERS, ROUTE_KIND, WEBHOOK_PATH, provider_for
 from core.errors import BusinessRuleViolation, Conflict, OmniDeskError, ValidationFailed
 from core.jobs import enqueue_on_commit
+from core.localcache import TTLCache
 from core.realtime import broadcast_on_commit
 from tenants.models import ChannelRoute, Company, WebhookEvent
 
 logger = logging.getLogger(__name__)
 
 # Headers kept with a stored delivery (never cookies or auth).
-KEPT_HEADERS = ("content-type", "user-agent", "x-hub-signature-256", "x-forwarded-for", "x-request-id")
+KEPT_HEADERS = (
+    "content-type",
+    "user-agent",
+    "x-hub-signature-256",
+    "x-twilio-signature",
+    "x-forwarded-for",
+    "x-request-id",
+)
 
 
 def phone_normalize(raw: str) -> str:
@@ -86,6 +94,7 @@ def channel_create(
     api_version: str = "",
     rate_per_s: int = 80,
     default_department_id: int | None = None,
+    human_agent_tag_enabled: bool = False,
 ) -> Channel:
     """Connect a number for the current company and route its provider id to it."""
     route_kind, phone_number = channel_validate_new(
@@ -106,6 +115,7 @@ def channel_create(
             api_version=api_version,
             rate_per_s=rate_per_s,
             default_department_id=default_department_id,
+            human_agent_tag_enabled=human_agent_tag_enabled,
         )
         try:
             with transaction.atomic():
@@ -118,12 +128,13 @@ def channel_create(
                 code="channel_taken",
                 details={"external_id": external_id},
             ) from exc
-    if provider == "sandbox":
+    if provider == "sandbox" or _uses_stub(channel):
         schema_name = connection.schema_name
+        registrar = sandbox_register if provider == "sandbox" else stub_register
 
         def register() -> None:
             with schema_context(schema_name):
-                sandbox_register(channel=channel)
+                registrar(channel=channel)
 
         transaction.on_commit(register)
     return channel
@@ -155,10 +166,25 @@ def channel_set_status(*, channel: Channel, status: str, error: str = "") -> Cha
     return channel
 
 
+# (schema, channel uuid) → the channel's webhook URL; Twilio sends need it with every message.
+webhook_urls = TTLCache(ttl_s=60)
+
+
 def channel_webhook_url(*, channel: Channel) -> str:
-    domain = current_company().get_primary_domain().domain
-    base = settings.WHATSAPP_SANDBOX_WEBHOOK_BASE.format(host=domain)
-    return f"{base}/webhooks/whatsapp/{channel.uuid}/"
+    """The channel's own webhook URL on the company host (what to paste in the provider's console)."""
+    key = (connection.schema_name, channel.uuid)
+    url = webhook_urls.get(key)
+    if url is None:
+        domain = current_company().get_primary_domain().domain
+        base = settings.WHATSAPP_SANDBOX_WEBHOOK_BASE.format(host=domain)
+        url = f"{base}/webhooks/{WEBHOOK_PATH.get(channel.provider, 'whatsapp')}/{channel.uuid}/"
+        webhook_urls.set(key, url)
+    return url
+
+
+def channel_platform_webhook_url() -> str:
+    """The platform URL one Meta app subscribes for every company (WhatsApp, Messenger, Instagram)."""
+    return settings.WHATSAPP_SANDBOX_WEBHOOK_BASE.format(host=settings.BASE_DOMAIN) + "/webhooks/meta/"
 
 
 def sandbox_register(*, channel: Channel) -> None:
@@ -183,6 +209,59 @@ def sandbox_register(*, channel: Channel) -> None:
         )
         return
     channel_set_status(channel=channel, status=Channel.Status.CONNECTED)
+
+
+STUB_PREFIX = {
+    "twilio_whatsapp": "/twilio",
+    "twilio_sms": "/twilio",
+    "meta_messenger": "/graph",
+    "meta_instagram": "/graph",
+}
+
+
+def stub_base_url(provider: str) -> str:
+    """The API base URL of the loopback stand-in for Twilio or the Graph API next to the sandbox."""
+    return settings.WHATSAPP_SANDBOX_URL.rstrip("/") + STUB_PREFIX[provider]
+
+
+def stub_register(*, channel: Channel) -> None:
+    """Tell the loopback Twilio / Messenger stand-in (next to the sandbox) about this channel, as one would
+    paste the webhook URL into Twilio's or Meta's console."""
+    prefix = STUB_PREFIX[channel.provider]
+    base = channel.api_base_url.removesuffix(prefix)
+    if channel.provider.startswith("twilio_"):
+        url = f"{base}/_stubs/twilio/numbers/{channel.external_id}"
+        body = {
+            "account_sid": channel.account_id,
+            "auth_token": channel.access_token,
+            "webhook_url": channel_webhook_url(channel=channel),
+        }
+    else:
+        url = f"{base}/_stubs/meta/pages/{channel.external_id}"
+        body = {
+            "object": "instagram" if channel.provider == Channel.Provider.META_INSTAGRAM else "page",
+            "access_token": channel.access_token,
+            "app_secret": channel.app_secret,
+            "webhook_url": channel_webhook_url(channel=channel),
+        }
+    try:
+        httpx.put(url, json=body, timeout=5).raise_for_status()
+    except httpx.HTTPError as exc:
+        channel_set_status(
+            channel=channel,
+            status=Channel.Status.ERROR,
+            error=f"The loopback stub at {base} did not answer ({type(exc).__name__}).",
+        )
+        return
+    channel_set_status(channel=channel, status=Channel.Status.CONNECTED)
+
+
+def _uses_stub(channel: Channel) -> bool:
+    return (
+        channel.provider in STUB_PREFIX
+        and bool(channel.api_base_url)
+        and (channel.api_base_url.rstrip("/") == stub_base_url(channel.provider))
+    )
 
 
 def media_upload(*, channel: Channel, content: bytes, mime_type: str, filename: str) -> str:
@@ -283,6 +362,7 @@ CHANNEL_UPDATABLE = (
     "api_version",
     "rate_per_s",
     "default_department_id",
+    "human_agent_tag_enabled",
 )
 
 
@@ -294,12 +374,13 @@ def channel_update(*, channel: Channel, **changes) -> Channel:
     for name, value in changes.items():
         setattr(channel, name, value)
     channel.save()
-    if channel.provider == Channel.Provider.SANDBOX:
+    if channel.provider == Channel.Provider.SANDBOX or _uses_stub(channel):
         schema_name = connection.schema_name
+        registrar = sandbox_register if channel.provider == Channel.Provider.SANDBOX else stub_register
 
         def register() -> None:
             with schema_context(schema_name):
-                sandbox_register(channel=channel)
+                registrar(channel=channel)
 
         transaction.on_commit(register)
     return channel

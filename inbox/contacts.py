@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from django.db import IntegrityError, transaction
 
 from core.errors import Conflict, ValidationFailed
-from inbox.models import Contact, Conversation
+from inbox.models import Contact, ContactIdentity, Conversation
 
 MAX_IMPORT_ROWS = 50_000
 
@@ -142,6 +142,16 @@ def contact_merge(*, source: Contact, target: Contact) -> Contact:
         target.profile_name = target.profile_name or source.profile_name
         target.is_opted_out = target.is_opted_out or source.is_opted_out
         identities = {"phone": source.phone, "whatsapp_id": source.whatsapp_id}
+        # Every way the person is known (WhatsApp, SMS, Messenger, Instagram) now leads to the target; a
+        # WhatsApp id kept only on the contact row (contacts from before identities) is recorded first.
+        if source.whatsapp_id:
+            ContactIdentity.objects.get_or_create(
+                kind=ContactIdentity.Kind.WHATSAPP,
+                scope="",
+                value=source.whatsapp_id,
+                defaults={"contact": source},
+            )
+        ContactIdentity.objects.filter(contact=source).update(contact=target)
         source.delete()
         for name, value in identities.items():
             if value and not getattr(target, name):

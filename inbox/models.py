@@ -24,6 +24,7 @@ class Contact(models.Model):
     tags = ArrayField(models.CharField(max_length=60), default=list, blank=True)
     custom_attributes = models.JSONField(default=dict, blank=True)
     is_opted_out = models.BooleanField(default=False)
+    avatar_url = models.URLField(max_length=1000, blank=True, help_text="From the provider's profile API")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -41,6 +42,32 @@ class Contact(models.Model):
     @property
     def display_name(self) -> str:
         return str(self)
+
+
+class ContactIdentity(models.Model):
+    """How one person is known on one kind of channel: a contact has one per channel kind (and page)."""
+
+    class Kind(models.TextChoices):
+        WHATSAPP = "whatsapp", "WhatsApp id"
+        SMS = "sms", "Phone (SMS)"
+        MESSENGER = "messenger", "Messenger page-scoped id"
+        INSTAGRAM = "instagram", "Instagram-scoped id"
+
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="identities")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    # Page-scoped and Instagram-scoped ids only mean something with their page / account id.
+    scope = models.CharField(max_length=128, blank=True)
+    value = models.CharField(max_length=128)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["kind", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "scope", "value"], name="uniq_contact_identity"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.value}"
 
 
 class Conversation(models.Model):
@@ -117,6 +144,7 @@ class Message(models.Model):
         AI = "ai", "AI persona"
         AUTOMATION = "automation", "Automation"
         API = "api", "API"
+        EXTERNAL = "external", "Sent from the provider's own app"
 
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
     channel = models.ForeignKey("channels_wa.Channel", on_delete=models.CASCADE, related_name="messages")
@@ -125,7 +153,7 @@ class Message(models.Model):
     body = models.TextField(blank=True)
     payload = models.JSONField(default=dict, blank=True, help_text="Template, interactive, location…")
     media_file = models.FileField(upload_to="media/%Y/%m/", blank=True)
-    media_provider_id = models.CharField(max_length=128, blank=True)
+    media_provider_id = models.CharField(max_length=2048, blank=True, help_text="Media id or URL")
     media_mime_type = models.CharField(max_length=100, blank=True)
     media_size = models.PositiveBigIntegerField(null=True, blank=True)
     media_sha256 = models.CharField(max_length=64, blank=True)

@@ -15,7 +15,7 @@ from channels_wa.providers.base import InboundMessage, ProviderError, StatusUpda
 from core.errors import BusinessRuleViolation, ValidationFailed
 from core.jobs import enqueue_on_commit
 from inbox.events import emit_contact, emit_conversation, emit_message
-from inbox.models import Contact, Conversation, Label, Message, Note, PendingStatus
+from inbox.models import Contact, ContactIdentity, Conversation, Label, Message, Note, PendingStatus
 from tenants.models import Company
 from tenants.usage import usage_message_consume
 
@@ -25,6 +25,9 @@ PREVIEW_LENGTH = 160
 # Kinds that may be sent outside the 24-hour customer service window.
 ALWAYS_ALLOWED_KINDS = frozenset({base.TEMPLATE})
 STATUS_RANK = {"queued": 0, "sending": 0, "sent": 1, "delivered": 2, "read": 3}
+# Identities that are phone numbers are the same for every channel; page-scoped ids are not.
+UNSCOPED_IDENTITIES = frozenset({"whatsapp", "sms"})
+HUMAN_AGENT_TAG = "HUMAN_AGENT"
 
 
 def _preview(message: Message) -> str:
@@ -32,25 +35,28 @@ def _preview(message: Message) -> str:
     return text[:PREVIEW_LENGTH]
 
 
-def contact_upsert_whatsapp(*, whatsapp_id: str, phone: str, profile_name: str = "") -> Contact:
-    contact = Contact.objects.filter(whatsapp_id=whatsapp_id).first()
-    if contact is None and phone:
-        contact = Contact.objects.filter(phone=phone, whatsapp_id="").first()
-    if contact is None:
-        try:
-            with transaction.atomic():
-                contact = Contact.objects.create(
-                    whatsapp_id=whatsapp_id, phone=phone, profile_name=profile_name
-                )
-                emit_contact("contact.created", contact)
-                return contact
-        except IntegrityError:  # created concurrently by another worker
-            contact = Contact.objects.get(whatsapp_id=whatsapp_id)
+def _identity_attach(contact: Contact, kind: str, value: str, scope: str = "") -> None:
+    ContactIdentity.objects.bulk_create(
+        [ContactIdentity(contact=contact, kind=kind, scope=scope, value=value)], ignore_conflicts=True
+    )
+
+
+def _identity_owner(kind: str, value: str, scope: str) -> int | None:
+    return (
+        ContactIdentity.objects.filter(kind=kind, scope=scope, value=value)
+        .values_list("contact_id", flat=True)
+        .first()
+    )
+
+
+def _contact_fill(
+    contact: Contact, *, whatsapp_id: str = "", phone: str = "", profile_name: str = ""
+) -> None:
     changed = []
     if profile_name and contact.profile_name != profile_name:
         contact.profile_name = profile_name
         changed.append("profile_name")
-    if not contact.whatsapp_id:
+    if whatsapp_id and not contact.whatsapp_id:
         contact.whatsapp_id = whatsapp_id
         changed.append("whatsapp_id")
     if phone and not contact.phone:
@@ -60,7 +66,113 @@ def contact_upsert_whatsapp(*, whatsapp_id: str, phone: str, profile_name: str =
         with transaction.atomic():
             contact.save(update_fields=[*changed, "updated_at"])
             emit_contact("contact.updated", contact)
+
+
+def contact_upsert_identity(
+    *, kind: str, value: str, scope: str = "", phone: str = "", profile_name: str = ""
+) -> Contact:
+    """The contact known by this identity on this kind of channel, else the one with this phone (the same
+    phone on WhatsApp and SMS is one person), else a new contact; the identity is recorded either way."""
+    if kind in UNSCOPED_IDENTITIES:
+        scope = ""
+    identity = (
+        ContactIdentity.objects.select_related("contact").filter(kind=kind, scope=scope, value=value).first()
+    )
+    whatsapp_id = value if kind == ContactIdentity.Kind.WHATSAPP else ""
+    if identity is not None:
+        contact = identity.contact
+        _contact_fill(contact, whatsapp_id=whatsapp_id, phone=phone, profile_name=profile_name)
+        return contact
+    contact = Contact.objects.filter(whatsapp_id=whatsapp_id).first() if whatsapp_id else None
+    if contact is None and phone:
+        candidates = Contact.objects.filter(phone=phone)
+        if whatsapp_id:  # a contact with another WhatsApp id is another person sharing the phone
+            candidates = candidates.filter(whatsapp_id="")
+        contact = candidates.order_by("id").first()
+    if contact is None:
+        try:
+            with transaction.atomic():
+                contact = Contact.objects.create(
+                    whatsapp_id=whatsapp_id, phone=phone, profile_name=profile_name
+                )
+                _identity_attach(contact, kind, value, scope)
+                owner = _identity_owner(kind, value, scope)
+                if owner != contact.id:  # another worker recorded this identity first: use its contact
+                    raise IntegrityError("identity taken")
+                emit_contact("contact.created", contact)
+                return contact
+        except IntegrityError:  # created concurrently by another worker
+            owner = _identity_owner(kind, value, scope)
+            contact = Contact.objects.get(pk=owner) if owner else Contact.objects.get(whatsapp_id=whatsapp_id)
+    _identity_attach(contact, kind, value, scope)
+    _contact_fill(contact, whatsapp_id=whatsapp_id, phone=phone, profile_name=profile_name)
     return contact
+
+
+def contact_upsert_whatsapp(*, whatsapp_id: str, phone: str, profile_name: str = "") -> Contact:
+    return contact_upsert_identity(
+        kind=ContactIdentity.Kind.WHATSAPP, value=whatsapp_id, phone=phone, profile_name=profile_name
+    )
+
+
+def contact_for_channel(
+    *, channel: Channel, user_id: str, phone: str = "", profile_name: str = ""
+) -> Contact:
+    """The contact behind a provider's user id on this channel (wa_id, phone, PSID or IGSID)."""
+    kind = channel.capabilities.identity_kind
+    return contact_upsert_identity(
+        kind=kind, value=user_id, scope=channel.external_id, phone=phone, profile_name=profile_name
+    )
+
+
+def contact_recipient(*, contact: Contact, channel: Channel) -> str:
+    """Who to address on this channel: the phone (WhatsApp, SMS) or the scoped id (Messenger, Instagram)."""
+    kind = channel.capabilities.identity_kind
+    if kind in UNSCOPED_IDENTITIES:
+        return contact.phone or (f"+{contact.whatsapp_id}" if contact.whatsapp_id else "")
+    identity = contact.identities.filter(kind=kind, scope=channel.external_id).first()
+    return identity.value if identity else ""
+
+
+def contact_profile_refresh(*, contact_id: int, channel_id: int) -> Contact | None:
+    """Fill the contact's name and picture from the provider's profile API (Messenger, Instagram)."""
+    from channels_wa.providers.base import ProviderRequestError
+    from channels_wa.providers.registry import provider_for
+
+    contact = Contact.objects.filter(pk=contact_id).first()
+    channel = Channel.objects.filter(pk=channel_id).first()
+    if contact is None or channel is None:
+        return None
+    user_id = contact_recipient(contact=contact, channel=channel)
+    if not user_id:
+        return contact
+    provider = provider_for(channel)
+    try:
+        profile = provider.fetch_profile(user_id)
+    except ProviderRequestError:
+        return contact
+    finally:
+        provider.close()
+    changed = []
+    if profile.name and contact.profile_name != profile.name:
+        contact.profile_name = profile.name
+        changed.append("profile_name")
+    if profile.picture_url and contact.avatar_url != profile.picture_url:
+        contact.avatar_url = profile.picture_url[:1000]
+        changed.append("avatar_url")
+    if changed:
+        with transaction.atomic():
+            contact.save(update_fields=[*changed, "updated_at"])
+            emit_contact("contact.updated", contact)
+    return contact
+
+
+def _contact_opt_out(contact_id: int) -> None:
+    contact = Contact.objects.filter(pk=contact_id, is_opted_out=False).first()
+    if contact is not None:
+        contact.is_opted_out = True
+        contact.save(update_fields=["is_opted_out", "updated_at"])
+        emit_contact("contact.updated", contact)
 
 
 def _conversation_for_inbound(*, contact: Contact, channel: Channel) -> tuple[Conversation, bool]:
@@ -97,9 +209,25 @@ def _conversation_for_inbound(*, contact: Contact, channel: Channel) -> tuple[Co
 def inbound_message_receive(*, channel: Channel, event: InboundMessage) -> Message | None:
     """Store a customer's message once; a second delivery of the same provider id changes nothing
     (the unique constraint on (channel, provider id) decides, so concurrent workers agree)."""
-    contact = contact_upsert_whatsapp(
-        whatsapp_id=event.from_id, phone=event.from_phone, profile_name=event.profile_name
+    if event.is_echo:
+        return _echo_receive(channel=channel, event=event)
+    contact = contact_for_channel(
+        channel=channel, user_id=event.from_id, phone=event.from_phone, profile_name=event.profile_name
     )
+    if event.is_opt_out:
+        _contact_opt_out(contact.id)
+    elif event.is_opt_in and contact.is_opted_out:
+        contact.is_opted_out = False
+        contact.save(update_fields=["is_opted_out", "updated_at"])
+        emit_contact("contact.updated", contact)
+    if (
+        not contact.profile_name
+        and not contact.name
+        and channel.capabilities.identity_kind not in (UNSCOPED_IDENTITIES)
+    ):
+        from inbox.tasks import refresh_contact_profile
+
+        enqueue_on_commit(refresh_contact_profile, contact.id, channel.id)
     with transaction.atomic():
         conversation, is_new = _conversation_for_inbound(contact=contact, channel=channel)
         payload = {}
@@ -120,6 +248,8 @@ def inbound_message_receive(*, channel: Channel, event: InboundMessage) -> Messa
             payload["media"] = {"filename": event.media.filename, "caption": event.media.caption}
         if event.errors:
             payload["errors"] = [{"code": e.code, "title": e.title, "detail": e.detail} for e in event.errors]
+        if event.raw.get("story_reply"):
+            payload["story_reply"] = event.raw["story_reply"]
         try:
             with transaction.atomic():
                 message = Message.objects.create(
@@ -170,6 +300,54 @@ def inbound_message_receive(*, channel: Channel, event: InboundMessage) -> Messa
     return message
 
 
+def _echo_receive(*, channel: Channel, event: InboundMessage) -> Message | None:
+    """A message the business sent from elsewhere (the page inbox, the Instagram app): shown as outbound,
+    once. The echo of our own send carries our message id (metadata) and changes nothing."""
+    if event.echo_ref.isdigit() and Message.objects.filter(pk=int(event.echo_ref), channel=channel).exists():
+        return None
+    if Message.objects.filter(channel=channel, provider_message_id=event.provider_message_id).exists():
+        return None
+    contact = contact_for_channel(channel=channel, user_id=event.from_id)
+    # An echo without our id (Instagram) can overtake our own send's response: the same text still
+    # being sent to this person is ours.
+    if Message.objects.filter(
+        channel=channel,
+        conversation__contact=contact,
+        direction=Message.Direction.OUTBOUND,
+        status__in=[Message.Status.QUEUED, Message.Status.SENDING],
+        body=event.text,
+    ).exists():
+        return None
+    with transaction.atomic():
+        conversation, is_new = _conversation_for_inbound(contact=contact, channel=channel)
+        try:
+            with transaction.atomic():
+                message = Message.objects.create(
+                    conversation=conversation,
+                    channel=channel,
+                    direction=Message.Direction.OUTBOUND,
+                    kind=event.kind,
+                    body=event.text,
+                    provider_message_id=event.provider_message_id,
+                    status=Message.Status.SENT,
+                    sender_kind=Message.SenderKind.EXTERNAL,
+                    raw=dict(event.raw),
+                    media_provider_id=event.media.media_id if event.media else "",
+                    provider_timestamp=event.timestamp,
+                    sent_at=event.timestamp,
+                )
+        except IntegrityError:
+            return None
+        conversation.last_message_at = message.created_at
+        conversation.last_message_preview = _preview(message)
+        conversation.save(
+            update_fields=["last_message_at", "last_message_preview", "status", "snoozed_until", "updated_at"]
+        )
+        emit_message("message.created", message)
+        emit_conversation("conversation.created" if is_new else "conversation.updated", conversation)
+    return message
+
+
 def _apply_status(message: Message, status: str, occurred_at: datetime, error: ProviderError | None) -> bool:
     """Move a message's status forward only: read may come before delivered, failed keeps its error."""
     if message.status == Message.Status.FAILED:
@@ -207,7 +385,40 @@ def _lock_provider_id(channel_id: int, provider_message_id: str) -> None:
         )
 
 
+def _status_apply_watermark(*, channel: Channel, update: StatusUpdate) -> None:
+    """Messenger: everything sent to this person before the watermark is delivered / read."""
+    kind = channel.capabilities.identity_kind
+    identity = ContactIdentity.objects.filter(
+        kind=kind, scope=channel.external_id, value=update.recipient_id
+    ).first()
+    if identity is None:
+        return
+    with transaction.atomic():
+        messages = Message.objects.select_for_update().filter(
+            channel=channel,
+            conversation__contact_id=identity.contact_id,
+            direction=Message.Direction.OUTBOUND,
+            status__in=[Message.Status.SENT, Message.Status.DELIVERED],
+            sent_at__lte=update.watermark,
+        )
+        for message in messages:
+            if _apply_status(message, update.status, update.timestamp, None):
+                message.save()
+                emit_message("message.updated", message)
+
+
 def message_status_apply(*, channel: Channel, update: StatusUpdate) -> Message | None:
+    if update.watermark is not None and not update.provider_message_id:
+        _status_apply_watermark(channel=channel, update=update)
+        return None
+    if update.error is not None and update.error.is_opt_out:
+        contact_id = (
+            Message.objects.filter(channel=channel, provider_message_id=update.provider_message_id)
+            .values_list("conversation__contact_id", flat=True)
+            .first()
+        )
+        if contact_id:
+            _contact_opt_out(contact_id)
     with transaction.atomic():
         _lock_provider_id(channel.id, update.provider_message_id)
         message = (
@@ -276,6 +487,42 @@ def _current_plan_messages_per_day() -> int | None:
     return company.plan.messages_per_day if company and company.plan else None
 
 
+def _window_tag(*, conversation: Conversation, channel: Channel, kind: str, now: datetime) -> str:
+    """ "" when the channel lets this message go now, HUMAN_AGENT when only that tag does; else refused."""
+    capabilities = channel.capabilities
+    if not capabilities.has_window:
+        return ""
+    if conversation.window_expires_at is not None and conversation.window_expires_at > now:
+        return ""
+    if kind in ALWAYS_ALLOWED_KINDS and capabilities.supports_templates:
+        return ""
+    human_agent_until = None
+    if capabilities.human_agent_window_s and channel.human_agent_tag_enabled and conversation.last_inbound_at:
+        human_agent_until = conversation.last_inbound_at + timedelta(
+            seconds=capabilities.human_agent_window_s
+        )
+        if human_agent_until > now:
+            return HUMAN_AGENT_TAG
+    hours = capabilities.window_s // 3600
+    if capabilities.supports_templates:
+        advice = "Send an approved template instead."
+    elif capabilities.human_agent_window_s and not channel.human_agent_tag_enabled:
+        advice = "Enable the human-agent tag on the channel to reply for up to 7 days."
+    else:
+        advice = "Wait for the customer to write again."
+    raise BusinessRuleViolation(
+        f"The {hours}-hour customer service window is closed: the customer has not written in the last "
+        f"{hours} hours. {advice}",
+        code="window_closed",
+        details={
+            "window_expires_at": conversation.window_expires_at.isoformat()
+            if conversation.window_expires_at
+            else None,
+            "human_agent_until": human_agent_until.isoformat() if human_agent_until else None,
+        },
+    )
+
+
 def message_send(
     *,
     conversation: Conversation,
@@ -285,22 +532,23 @@ def message_send(
     sender_kind: str = Message.SenderKind.USER,
     sender_user=None,
 ) -> Message:
-    """Queue a reply; it is sent by a worker after commit. Outside the 24-hour window only templates go."""
+    """Queue a reply; it is sent by a worker after commit. Outside the 24-hour window only templates go
+    (or, on Messenger and Instagram where the company enabled it, human-agent replies for 7 days)."""
     _validate_outbound(kind=kind, text=text, payload=payload)
     now = timezone.now()
-    if kind not in ALWAYS_ALLOWED_KINDS and (
-        conversation.window_expires_at is None or conversation.window_expires_at <= now
-    ):
-        raise BusinessRuleViolation(
-            "The 24-hour customer service window is closed: the customer has not written in the last "
-            "24 hours. Send an approved template instead.",
-            code="window_closed",
-            details={
-                "window_expires_at": conversation.window_expires_at.isoformat()
-                if conversation.window_expires_at
-                else None
-            },
+    channel = conversation.channel
+    capabilities = channel.capabilities
+    payload = dict(payload or {})
+    if kind == base.TEMPLATE and not capabilities.supports_templates:
+        raise ValidationFailed(
+            f"{channel.get_provider_display()} channels have no message templates.",
+            code="templates_not_supported",
         )
+    tag = _window_tag(conversation=conversation, channel=channel, kind=kind, now=now)
+    if tag:
+        payload["tag"] = tag
+    if capabilities.counts_segments and text:
+        payload["segments"] = capabilities.segment_count(text)
     usage_message_consume(messages_per_day=_current_plan_messages_per_day())
     with transaction.atomic(savepoint=False):  # inside a caller's transaction this joins it
         message = Message.objects.create(
@@ -309,10 +557,10 @@ def message_send(
             direction=Message.Direction.OUTBOUND,
             kind=kind,
             body=text,
-            payload=payload or {},
+            payload=payload,
             status=Message.Status.QUEUED,
             sender_kind=sender_kind,
-            media_provider_id=(payload or {}).get("media_id", ""),
+            media_provider_id=payload.get("media_id", ""),
             sender_user=sender_user,
         )
         conversation.last_message_at = message.created_at
@@ -340,15 +588,36 @@ def message_send_to_phone(
     sender_kind: str = Message.SenderKind.API,
     sender_user=None,
 ) -> Message:
-    """Send to a phone number on a channel, creating the contact and conversation when needed."""
+    """Send to a phone number (WhatsApp, SMS) or a page-scoped id (Messenger, Instagram) on a channel,
+    creating the contact and conversation when needed."""
     from channels_wa.services import phone_normalize
 
-    e164 = phone_normalize(phone)
+    is_phone = channel.capabilities.identity_kind in UNSCOPED_IDENTITIES
+    if is_phone:
+        recipient = phone_normalize(phone)
+    elif phone.strip().isdigit():
+        recipient = phone.strip()
+    else:
+        raise ValidationFailed(
+            f"{channel.get_provider_display()} recipients are the customer's page-scoped id (digits).",
+            code="invalid_recipient",
+            details={"to": phone},
+        )
     _validate_outbound(kind=kind, text=text, payload=payload)
     with transaction.atomic():  # a refused send (closed window, quota) leaves no contact behind
+        if is_phone:
+            contact = contact_for_channel(
+                channel=channel,
+                user_id=recipient.lstrip("+")
+                if channel.capabilities.identity_kind == "whatsapp"
+                else recipient,
+                phone=recipient,
+            )
+        else:
+            contact = contact_for_channel(channel=channel, user_id=recipient)
         return _send_to_contact(
             channel=channel,
-            e164=e164,
+            contact=contact,
             kind=kind,
             text=text,
             payload=payload,
@@ -358,19 +627,16 @@ def message_send_to_phone(
 
 
 def _send_to_contact(
-    *, channel: Channel, e164: str, kind: str, text: str, payload: dict | None, sender_kind: str, sender_user
+    *,
+    channel: Channel,
+    contact: Contact,
+    kind: str,
+    text: str,
+    payload: dict | None,
+    sender_kind: str,
+    sender_user,
 ) -> Message:
-    whatsapp_id = e164.lstrip("+")
-    # The usual case, an open conversation with a known contact, costs one query.
-    conversation = (
-        Conversation.objects.select_related("contact")
-        .filter(contact__whatsapp_id=whatsapp_id, channel=channel)
-        .exclude(status=Conversation.Status.RESOLVED)
-        .first()
-    )
-    if conversation is None:
-        contact = contact_upsert_whatsapp(whatsapp_id=whatsapp_id, phone=e164)
-        conversation = _open_conversation(contact=contact, channel=channel)
+    conversation = _open_conversation(contact=contact, channel=channel)
     return message_send(
         conversation=conversation,
         kind=kind,
@@ -389,6 +655,7 @@ def _open_conversation(*, contact: Contact, channel: Channel) -> Conversation:
         .first()
     )
     if conversation is not None:
+        conversation.channel = channel  # the send reads its rules; no second query for the row
         return conversation
     try:
         with transaction.atomic():
@@ -407,11 +674,12 @@ def _outbound(message: Message) -> base.OutboundMessage:
     contact = message.conversation.contact
     payload = message.payload or {}
     outbound = base.OutboundMessage(
-        to=contact.phone or f"+{contact.whatsapp_id}",
+        to=contact_recipient(contact=contact, channel=message.channel),
         kind=message.kind,
         text=message.body,
         client_ref=str(message.id),
         preview_url=bool(payload.get("preview_url")),
+        tag=payload.get("tag", ""),
     )
     if message.kind == base.TEMPLATE:
         outbound = replace(
@@ -465,6 +733,8 @@ def message_deliver(*, message_id: int, is_last_attempt: bool = False) -> tuple[
         message = Message.objects.select_for_update().get(pk=message_id)
         if result.is_ok:
             message.status, message.provider_message_id = Message.Status.SENT, result.provider_message_id
+            if result.raw.get("num_segments"):
+                message.payload = {**message.payload, "segments": result.raw["num_segments"]}
             message.sent_at = message.sent_at or timezone.now()
             _apply_pending_statuses(message)
             outcome = DeliveryOutcome.SENT
@@ -478,6 +748,8 @@ def message_deliver(*, message_id: int, is_last_attempt: bool = False) -> tuple[
             message.error_code, message.error_title = result.error.code, result.error.title
             message.error_detail = result.error.detail
             outcome = DeliveryOutcome.FAILED
+            if result.error.is_opt_out:
+                _contact_opt_out(message.conversation.contact_id)
         if outcome == DeliveryOutcome.SENT:
             message.error_code = message.error_title = ""
         message.save()

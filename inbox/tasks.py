@@ -37,6 +37,14 @@ def send_read_receipt(message_id: int) -> str:
     return "ok" if result.is_ok else f"{result.error.code}: {result.error.title}"
 
 
+@shared_task(acks_late=True)
+def refresh_contact_profile(contact_id: int, channel_id: int) -> None:
+    """The customer's name and picture from the provider's profile API (Messenger, Instagram)."""
+    from inbox.services import contact_profile_refresh
+
+    contact_profile_refresh(contact_id=contact_id, channel_id=channel_id)
+
+
 @shared_task
 def sweep_queued_messages() -> int:
     """Re-enqueue messages left queued (their task was lost); claiming keeps each sent once."""

@@ -78,6 +78,10 @@ def banner(port: str, sandbox_port: str) -> None:
     lines.append(
         f"  WhatsApp sandbox:  http://127.0.0.1:{sandbox_port}/  (play the customer: message the demo number)"
     )
+    lines.append(
+        f"  Other channels:    http://127.0.0.1:{sandbox_port}/_stubs  (a customer on SMS, Twilio WhatsApp, "
+        "Messenger, Instagram)"
+    )
     lines.append("")
     lines.append("  Logins (host, email, password):")
     lines.extend(f"    {host:<18} {email:<22} {password}" for host, email, password in demo_logins(base))

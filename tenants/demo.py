@@ -7,6 +7,25 @@ DEMO_SANDBOX_CHANNEL = {
     "phone_number": "+15550100001",
     "account_id": "209000000000001",
 }
+# One channel of each other kind, on the loopback Twilio and Messenger/Instagram stubs next to the sandbox.
+DEMO_STUB_CHANNELS = [
+    {
+        "provider": "twilio_whatsapp",
+        "name": "Demo WhatsApp (Twilio)",
+        "external_id": "+15550100002",
+        "phone_number": "+15550100002",
+        "account_id": "AC00000000000000000000000000demo1",
+    },
+    {
+        "provider": "twilio_sms",
+        "name": "Demo SMS (Twilio)",
+        "external_id": "+15550100003",
+        "phone_number": "+15550100003",
+        "account_id": "AC00000000000000000000000000demo1",
+    },
+    {"provider": "meta_messenger", "name": "Demo Store on Messenger", "external_id": "109000000000010"},
+    {"provider": "meta_instagram", "name": "Demo Store on Instagram", "external_id": "17841400000000010"},
+]
 SUPERADMIN = ("admin@omnidesk.test", "omnidesk-admin")
 COMPANIES = [
     {

@@ -185,8 +185,9 @@ def live_server_url(django_db_setup):
 
 
 @pytest.fixture(scope="session")
-def celery_worker_process(django_db_setup):
-    """A real Celery worker on the test database and the test Redis broker."""
+def celery_worker_process(django_db_setup, live_server_url):
+    """A real Celery worker on the test database and the test Redis broker (webhook URLs it hands to
+    providers, such as Twilio's StatusCallback, point at the live server)."""
     proc, log_path = start_process(
         [
             sys.executable,
@@ -206,7 +207,7 @@ def celery_worker_process(django_db_setup):
             "--hostname",
             f"test-{os.getpid()}@%h",
         ],
-        _test_process_env(),
+        _test_process_env(WHATSAPP_SANDBOX_WEBHOOK_BASE=f"http://{{host}}:{live_server_url.port}"),
         "worker",
     )
 

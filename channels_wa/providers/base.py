@@ -44,6 +44,7 @@ class ProviderError:
     is_transient: bool = False
     http_status: int | None = None
     retry_after_s: float | None = None
+    is_opt_out: bool = False  # the recipient opted out (Twilio 21610): the contact is marked opted out
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,7 @@ class OutboundMessage:
     reaction_to: str = ""  # provider message id reacted to (kind == reaction; text holds the emoji)
     reply_to: str = ""  # provider message id quoted
     client_ref: str = ""  # our own message id, echoed back by providers that support it
+    tag: str = ""  # Messenger message tag (HUMAN_AGENT) for replies after the 24-hour window
 
 
 @dataclass(frozen=True)
@@ -142,6 +144,11 @@ class InboundMessage:
     reply_to: str = ""  # context: the message this one quotes
     errors: list[ProviderError] = field(default_factory=list)
     raw: Mapping[str, Any] = field(default_factory=dict)
+    # Sent by the business itself from elsewhere (Messenger echoes): stored as outbound, once.
+    is_echo: bool = False
+    echo_ref: str = ""  # the client_ref we attached when the echo is of our own send
+    is_opt_out: bool = False  # the customer asked to stop (SMS STOP)
+    is_opt_in: bool = False  # the customer asked to start again (SMS START)
 
 
 @dataclass(frozen=True)
@@ -155,6 +162,8 @@ class StatusUpdate:
     pricing: Mapping[str, Any] = field(default_factory=dict)
     conversation: Mapping[str, Any] = field(default_factory=dict)
     raw: Mapping[str, Any] = field(default_factory=dict)
+    # Messenger acknowledges "everything sent to recipient_id before this time" instead of message ids.
+    watermark: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -187,6 +196,12 @@ class TemplateInfo:
     provider_template_id: str = ""
 
 
+@dataclass(frozen=True)
+class ContactProfile:
+    name: str = ""
+    picture_url: str = ""
+
+
 class ProviderRequestError(Exception):
     """Raised by a provider's client for calls that do not return a SendResult (media, templates)."""
 
@@ -197,16 +212,30 @@ class ProviderRequestError(Exception):
 
 class Provider(abc.ABC):
     name: str
+    # What the channel allows; the inbox, campaigns and the API read these, never the provider's name.
+    identity_kind = "whatsapp"  # whatsapp (wa_id), sms (phone), messenger (PSID), instagram (IGSID)
+    has_window = True  # free-form replies only within 24 hours of the customer's last message
+    window_s = 24 * 3600
+    human_agent_window_s = 0  # > 0: replies up to this long with the HUMAN_AGENT tag, when enabled
+    supports_templates = True
+    counts_segments = False  # SMS: the number of segments a text costs is shown
+    platform_route_kind = ""  # ChannelRoute kind on the platform URL /webhooks/meta/
+    wants_webhook_url = False  # the channel's webhook URL goes with each send (Twilio's StatusCallback)
 
     def __init__(self, config: ChannelConfig):
         self.config = config
+
+    @classmethod
+    def segment_count(cls, text: str) -> int | None:
+        """How many billable parts a text is split into, on channels that count them."""
+        return None
 
     @abc.abstractmethod
     def send(self, message: OutboundMessage) -> SendResult: ...
 
     @abc.abstractmethod
-    def verify_webhook(self, *, body: bytes, headers: Mapping[str, str]) -> bool:
-        """True when the raw body carries a valid signature from the provider."""
+    def verify_webhook(self, *, body: bytes, headers: Mapping[str, str], url: str = "") -> bool:
+        """True when the raw body carries a valid signature from the provider (`url`: as it was called)."""
 
     @abc.abstractmethod
     def parse_webhook(self, body: bytes, headers: Mapping[str, str]) -> list[InboundEvent]:
@@ -227,6 +256,14 @@ class Provider(abc.ABC):
 
     def sync_templates(self) -> list[TemplateInfo]:
         return []
+
+    def fetch_profile(self, user_id: str) -> ContactProfile:
+        """The customer's name (and picture) from the provider's profile API, where it has one."""
+        return ContactProfile()
+
+    def webhook_ack(self, *, created: bool) -> tuple[bytes, str] | None:
+        """The body and content type a webhook delivery is answered with; None: the default JSON."""
+        return None
 
     def close(self) -> None:  # noqa: B027 - optional hook, most providers hold nothing
         """Release connections the provider holds."""

@@ -14,11 +14,29 @@ if TYPE_CHECKING:
 PROVIDERS: dict[str, str] = {
     "meta_whatsapp": "channels_wa.providers.meta_whatsapp.provider.MetaWhatsAppProvider",
     "sandbox": "channels_wa.providers.sandbox.provider.SandboxProvider",
+    "twilio_whatsapp": "channels_wa.providers.twilio.provider.TwilioWhatsAppProvider",
+    "twilio_sms": "channels_wa.providers.twilio.provider.TwilioSmsProvider",
+    "meta_messenger": "channels_wa.providers.meta_messenger.provider.MessengerProvider",
+    "meta_instagram": "channels_wa.providers.meta_messenger.provider.InstagramProvider",
 }
 
 # Providers whose webhooks share the WhatsApp Cloud format and are routed by phone_number_id.
 WHATSAPP_CLOUD_FORMAT = frozenset({"meta_whatsapp", "sandbox"})
-ROUTE_KIND = {"meta_whatsapp": "whatsapp", "sandbox": "whatsapp"}
+ROUTE_KIND = {
+    "meta_whatsapp": "whatsapp",
+    "sandbox": "whatsapp",
+    "meta_messenger": "messenger",
+    "meta_instagram": "instagram",
+}
+# The path of a channel's own webhook URL on the company host, per provider.
+WEBHOOK_PATH = {
+    "meta_whatsapp": "whatsapp",
+    "sandbox": "whatsapp",
+    "twilio_whatsapp": "twilio",
+    "twilio_sms": "twilio",
+    "meta_messenger": "messenger",
+    "meta_instagram": "messenger",
+}
 
 
 def provider_class(name: str) -> type[Provider]:

@@ -63,7 +63,16 @@ class WebhookDispatcher:
             logger.warning("sandbox: no webhook_url for %s, dropping %s", kind, payload)
             return
         body = encode_payload(payload)
-        job = {"url": url, "body": body, "signature": sign(app_secret, body), "kind": kind}
+        self.enqueue_raw(
+            url=url,
+            body=body,
+            headers={"Content-Type": "application/json", "X-Hub-Signature-256": sign(app_secret, body)},
+            kind=kind,
+        )
+
+    def enqueue_raw(self, *, url: str, body: bytes, headers: dict[str, str], kind: str) -> None:
+        """A delivery whose body and signature headers the caller made (Twilio's form posts)."""
+        job = {"url": url, "body": body, "headers": headers, "kind": kind}
         with self._lock:
             if self._stopping.is_set():
                 return
@@ -124,12 +133,7 @@ class WebhookDispatcher:
         attempts = max(1, int(config["webhook_retry_attempts"])) if config["webhook_retry"] else 1
         base_delay_s = float(config["webhook_retry_base_ms"]) / 1000
         target, extra_headers = loopback_target(job["url"])
-        headers = {
-            "Content-Type": "application/json",
-            "X-Hub-Signature-256": job["signature"],
-            "User-Agent": "facebookexternalua",
-            **extra_headers,
-        }
+        headers = {"User-Agent": "facebookexternalua", **job["headers"], **extra_headers}
         entry = {
             "url": job["url"],
             "kind": job["kind"],

@@ -23,6 +23,8 @@ button{background:#008069;color:#fff;border:0;cursor:pointer}
 </style></head>
 <body><header><h1>WhatsApp sandbox &mdash; customer phones</h1></header>
 <main>
+<p class="muted">Customers on Twilio (SMS, WhatsApp), Messenger and Instagram:
+<a href="/_stubs">/_stubs</a></p>
 <section><h2>Open a customer phone</h2>
 <form id="open-form">
 <label>Business number<select id="number" required></select></label>

@@ -16,6 +16,7 @@ from . import pages
 from .delivery import Timer, WebhookDispatcher
 from .engine import ApiError, ControlError, Sandbox
 from .state import SandboxState
+from .stubs import ChannelStubs
 
 logger = logging.getLogger("channels_wa.sandbox")
 
@@ -253,6 +254,12 @@ class SandboxHandler(BaseHTTPRequestHandler):
         self.wfile.write(response.body)
 
     def _route(self, request: Request) -> Response:
+        stubs = self.server.stubs
+        if stubs.handles(request.path):
+            status, body, content_type = stubs.route(
+                request.method, request.path, request.query, request.headers, request.body, request.base_url
+            )
+            return Response(status, body, content_type)
         allowed = False
         for route_method, pattern, view, is_api in self.server.routes:
             match = pattern.match(request.path)
@@ -286,6 +293,7 @@ class SandboxServer(ThreadingHTTPServer):
         self.timer = Timer()
         self.sandbox = Sandbox(self.state, self.dispatcher, self.timer)
         self.routes = build_routes(self.sandbox)
+        self.stubs = ChannelStubs(self.dispatcher, self.timer)
         try:
             super().__init__(address, SandboxHandler)
         except OSError:

@@ -12,8 +12,10 @@ WORKER = textwrap.dedent("""
     import django
     django.setup()
     from core.ratelimit import TokenBucket
-    key, start_at, duration_s = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
+    key, duration_s = sys.argv[1], float(sys.argv[2])
     bucket = TokenBucket(key, capacity=20, rate_per_s=10)
+    print("ready", flush=True)
+    start_at = float(sys.stdin.readline())  # both processes start together, however slow their set-up
     while time.time() < start_at:
         time.sleep(0.001)
     allowed = 0
@@ -27,15 +29,22 @@ WORKER = textwrap.dedent("""
 
 def test_bucket_holds_its_rate_across_two_processes():
     key = unique("bench-")
-    start_at, duration_s = time.time() + 3.0, 2.0
+    duration_s = 2.0
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", WORKER, key, str(start_at), str(duration_s)],
+            [sys.executable, "-c", WORKER, key, str(duration_s)],
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
         )
         for _ in range(2)
     ]
+    for proc in procs:
+        assert proc.stdout.readline().strip() == "ready"
+    start_at = time.time() + 0.2
+    for proc in procs:
+        proc.stdin.write(f"{start_at}\n")
+        proc.stdin.flush()
     results = [json.loads(proc.communicate(timeout=60)[0]) for proc in procs]
     allowed = [r["allowed"] for r in results]
 

@@ -37,6 +37,7 @@ _PLACEHOLDER = re.compile(r"\{\{\s*(\w+)\s*\}\}")
 
 class MetaWhatsAppProvider(Provider):
     name = "meta_whatsapp"
+    platform_route_kind = "whatsapp"
 
     def __init__(self, config: ChannelConfig, *, client: MetaGraphClient | None = None):
         super().__init__(config)
@@ -61,7 +62,7 @@ class MetaWhatsAppProvider(Provider):
 
     # Webhooks
 
-    def verify_webhook(self, *, body: bytes, headers: Mapping[str, str]) -> bool:
+    def verify_webhook(self, *, body: bytes, headers: Mapping[str, str], url: str = "") -> bool:
         if not self.config.app_secret:
             return False
         signature = _header(headers, SIGNATURE_HEADER)

@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand
 from django_tenants.utils import schema_context
 
 from accounts.models import Department, User
-from tenants.demo import COMPANIES, DEMO_SANDBOX_CHANNEL, SUPERADMIN
+from tenants.demo import COMPANIES, DEMO_SANDBOX_CHANNEL, DEMO_STUB_CHANNELS, SUPERADMIN
 from tenants.models import Company
 from tenants.services import company_create, tenant_template_ensure
 
@@ -45,15 +45,27 @@ class Command(BaseCommand):
         import secrets
 
         from channels_wa.models import Channel
-        from channels_wa.services import channel_create
+        from channels_wa.services import channel_create, stub_base_url
 
         with schema_context(company.schema_name):
-            if Channel.objects.filter(external_id=DEMO_SANDBOX_CHANNEL["external_id"]).exists():
-                return
-            channel_create(
-                provider="sandbox",
-                access_token=secrets.token_urlsafe(24),
-                app_secret=secrets.token_urlsafe(24),
-                default_department_id=Department.objects.get(name="General").id,
-                **DEMO_SANDBOX_CHANNEL,
-            )
+            department_id = Department.objects.get(name="General").id
+            if not Channel.objects.filter(external_id=DEMO_SANDBOX_CHANNEL["external_id"]).exists():
+                channel_create(
+                    provider="sandbox",
+                    access_token=secrets.token_urlsafe(24),
+                    app_secret=secrets.token_urlsafe(24),
+                    default_department_id=department_id,
+                    **DEMO_SANDBOX_CHANNEL,
+                )
+            for spec in DEMO_STUB_CHANNELS:
+                if Channel.objects.filter(
+                    provider=spec["provider"], external_id=spec["external_id"]
+                ).exists():
+                    continue
+                channel_create(
+                    access_token=secrets.token_urlsafe(24),
+                    app_secret=secrets.token_urlsafe(24),
+                    api_base_url=stub_base_url(spec["provider"]),
+                    default_department_id=department_id,
+                    **spec,
+                )
