@@ -1,0 +1,18 @@
+from django.urls import path
+
+from dashboard import views_inbox as inbox
+
+urlpatterns = [
+    path("", inbox.inbox_page, name="inbox"),
+    path("inbox/rows", inbox.conversation_rows, name="inbox-rows"),
+    path("inbox/counts", inbox.counts, name="inbox-counts"),
+    path("inbox/c/<int:conversation_id>", inbox.conversation_view, name="inbox-conversation"),
+    path("inbox/c/<int:conversation_id>/thread", inbox.thread, name="inbox-thread"),
+    path("inbox/c/<int:conversation_id>/send", inbox.send, name="inbox-send"),
+    path("inbox/c/<int:conversation_id>/note", inbox.note, name="inbox-note"),
+    path("inbox/c/<int:conversation_id>/action", inbox.action, name="inbox-action"),
+    path("inbox/c/<int:conversation_id>/read", inbox.mark_read, name="inbox-read"),
+    path("inbox/c/<int:conversation_id>/templates", inbox.templates_for, name="inbox-templates"),
+    path("inbox/m/<int:message_id>", inbox.message_fragment, name="inbox-message"),
+    path("inbox/m/<int:message_id>/media", inbox.media, name="inbox-media"),
+]
