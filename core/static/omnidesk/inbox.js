@@ -395,7 +395,7 @@
     for (const form of column.querySelectorAll("form[data-action]")) {
       form.addEventListener("submit", async (event) => {
         event.preventDefault();
-        const response = await request(form.action, { method: "POST", body: new FormData(form) });
+        const response = await request(form.getAttribute("action"), { method: "POST", body: new FormData(form) });
         if (!response.ok) { alert(await errorText(response)); return; }
         refreshConversationChrome();
         refreshRow(openId);
@@ -414,7 +414,7 @@
     form.addEventListener("input", renderTemplatePreview);
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
-      const response = await request(form.action, { method: "POST", body: new FormData(form) });
+      const response = await request(form.getAttribute("action"), { method: "POST", body: new FormData(form) });
       if (!response.ok) { document.getElementById("template-error").textContent = await errorText(response); return; }
       dialog.close();
       appendNewMessages();
