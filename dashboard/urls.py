@@ -1,5 +1,6 @@
 from django.urls import path
 
+from dashboard import views_contacts as contacts
 from dashboard import views_inbox as inbox
 
 urlpatterns = [
@@ -15,4 +16,11 @@ urlpatterns = [
     path("inbox/c/<int:conversation_id>/templates", inbox.templates_for, name="inbox-templates"),
     path("inbox/m/<int:message_id>", inbox.message_fragment, name="inbox-message"),
     path("inbox/m/<int:message_id>/media", inbox.media, name="inbox-media"),
+    path("contacts/", contacts.contact_list, name="contacts"),
+    path("contacts/new", contacts.contact_create, name="contact-create"),
+    path("contacts/import", contacts.contact_import, name="contacts-import"),
+    path("contacts/export.csv", contacts.contact_export, name="contacts-export"),
+    path("contacts/<int:contact_id>/", contacts.contact_edit, name="contact"),
+    path("contacts/<int:contact_id>/delete", contacts.contact_delete, name="contact-delete"),
+    path("contacts/<int:contact_id>/merge", contacts.contact_merge, name="contact-merge"),
 ]
