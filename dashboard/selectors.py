@@ -3,7 +3,7 @@ so what an agent may see is decided in one place, on the server."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
@@ -37,6 +37,46 @@ def conversations_visible_to(user) -> QuerySet[Conversation]:
     return conversations.filter(
         Q(department_id__in=department_ids_of(user)) | Q(department__isnull=True) | Q(assignee_id=user.id)
     )
+
+
+@dataclass
+class RealtimeAudience:
+    """Which inbox events one WebSocket may receive: everything for managers and up; for an agent, the
+    events of conversations `conversations_visible_to` would show (decided per conversation, remembered)."""
+
+    user_id: int
+    sees_everything: bool
+    department_ids: frozenset[int]
+    known: dict[int, bool] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, user) -> RealtimeAudience:
+        everything = user_sees_everything(user)
+        return cls(user.id, everything, frozenset() if everything else frozenset(department_ids_of(user)))
+
+    def conversation_visible(self, payload: dict) -> bool:
+        department_id = payload.get("department_id")
+        visible = (
+            department_id is None
+            or department_id in self.department_ids
+            or payload.get("assignee_id") == self.user_id
+        )
+        self.known[payload["id"]] = visible
+        return visible
+
+    def message_visible(self, conversation_id: int) -> bool | None:
+        """None: unknown yet (ask `conversation_visible_by_id`)."""
+        return self.known.get(conversation_id)
+
+    def conversation_visible_by_id(self, conversation_id: int) -> bool:
+        row = (
+            Conversation.objects.filter(pk=conversation_id)
+            .values("id", "department_id", "assignee_id")
+            .first()
+        )
+        if row is None:
+            return False
+        return self.conversation_visible(row)
 
 
 @dataclass(frozen=True)

@@ -220,3 +220,60 @@ def test_a_phone_sized_screen_stacks_the_list_and_the_thread(inbox_setup, browse
     expect(page.locator("#thread")).to_contain_text("Small screen hello")
     expect(page.locator(".list-column")).to_be_hidden()
     shot(page, "phone-thread")
+
+
+@pytest.fixture
+def contacts_cleanup(committed_db, live_server_url):
+    phones: list[str] = []
+    yield phones
+    with schema_context("alpha"):
+        Contact.objects.filter(phone__in=phones).delete()
+
+
+def test_csv_import_reports_the_bad_row_and_imports_the_rest(
+    contacts_cleanup, browser, live_server_url, tmp_path
+):
+    contacts_cleanup.extend(["+14155550901", "+14155550902"])
+    csv_file = tmp_path / "people.csv"
+    csv_file.write_text(
+        "phone,name,tags\n+1 415 555 0901,Imported Ivy,vip\nnonsense,Bad Row,\n14155550902,Imported Ian,\n"
+    )
+    page = signed_in(browser, live_server_url.url("alpha.localhost"), "owner@alpha.test")
+    page.get_by_role("link", name="Contacts").click()
+    page.get_by_role("link", name="Import CSV").click()
+    page.get_by_label("CSV file").set_input_files(str(csv_file))
+    page.get_by_role("button", name="Preview").click()
+    preview = page.locator("#import-preview")
+    expect(preview).to_contain_text("1 with errors")
+    expect(preview.locator("tr.row-error")).to_contain_text("nonsense")
+    shot(page, "contacts-import-preview")
+    page.get_by_role("button", name="Import").click()
+    result = page.locator("#import-result")
+    expect(result).to_contain_text("2 created, 0 updated, 1 rows with errors")
+    expect(result.locator("td").first).to_have_text("3")
+    page.get_by_role("link", name="See the contacts").click()
+    page.get_by_label("Search").fill("Imported")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.locator("table.grid")).to_contain_text("Imported Ivy")
+    expect(page.locator("table.grid")).to_contain_text("+14155550902")
+    shot(page, "contacts-list")
+
+
+def test_an_agent_of_another_company_sees_nothing_of_it(inbox_setup, browser, live_server_url):
+    setup = inbox_setup
+    customer_writes(setup, "15557650004", "Alpha-only secret question", name="Alice")
+    alpha_page = signed_in(browser, setup["base"], "owner@alpha.test")
+    expect(alpha_page.locator(".conversation-row", has_text="Alpha-only secret question")).to_be_visible(
+        timeout=10_000
+    )
+
+    beta = signed_in(browser, live_server_url.url("beta.localhost"), "owner@beta.test")
+    customer_writes(setup, "15557650004", "Second alpha secret")
+    expect(alpha_page.locator("#conversation-list")).to_contain_text("Second alpha secret", timeout=10_000)
+    expect(beta.locator("#conversation-list")).not_to_contain_text("secret")
+    expect(beta.locator("#list-empty")).to_be_visible()
+    conversation_id = alpha_page.locator(".conversation-row").first.get_attribute("data-id")
+    response = beta.goto(f"{live_server_url.url('beta.localhost')}/?c={conversation_id}")
+    assert response.status == 404
+    beta.goto(f"{live_server_url.url('beta.localhost')}/contacts/?q=Alice")
+    expect(beta.locator("main")).not_to_contain_text("Alice")
