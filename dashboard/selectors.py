@@ -110,13 +110,13 @@ def _filtered(user, filters: InboxFilters) -> QuerySet[Conversation]:
         conversations = conversations.filter(assignee__isnull=True)
     if filters.status:
         conversations = conversations.filter(status=filters.status)
-    for field, value in (
+    for column, value in (
         ("assignee_id", filters.assignee_id),
         ("channel_id", filters.channel_id),
         ("department_id", filters.department_id),
     ):
         if value is not None:
-            conversations = conversations.filter(**{field: value})
+            conversations = conversations.filter(**{column: value})
     if filters.label_id is not None:
         # EXISTS instead of a join: no duplicate rows, no DISTINCT over the whole list.
         through = Conversation.labels.through
