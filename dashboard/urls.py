@@ -2,6 +2,7 @@ from django.urls import path
 
 from dashboard import views_contacts as contacts
 from dashboard import views_inbox as inbox
+from dashboard import views_settings as settings_views
 
 urlpatterns = [
     path("", inbox.inbox_page, name="inbox"),
@@ -23,4 +24,12 @@ urlpatterns = [
     path("contacts/<int:contact_id>/", contacts.contact_edit, name="contact"),
     path("contacts/<int:contact_id>/delete", contacts.contact_delete, name="contact-delete"),
     path("contacts/<int:contact_id>/merge", contacts.contact_merge, name="contact-merge"),
+    path("settings/users/", settings_views.users, name="settings-users"),
+    path("settings/users/<int:user_id>", settings_views.user_edit, name="settings-user"),
+    path("settings/departments/", settings_views.departments, name="settings-departments"),
+    path(
+        "settings/departments/<int:department_id>", settings_views.department_edit, name="settings-department"
+    ),
+    path("settings/quick-replies/", settings_views.quick_replies, name="settings-quick-replies"),
+    path("invite/<uidb64>/<token>/", settings_views.SetPasswordView.as_view(), name="invite-set-password"),
 ]
