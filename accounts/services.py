@@ -117,7 +117,8 @@ def user_invite(
         user = user_create(email=email, password=None, name=name, role=role)
         if department_ids:
             user.departments.set(Department.objects.filter(id__in=department_ids))
-    link = f"{base_url}/invite/{urlsafe_base64_encode(force_bytes(user.pk))}/{default_token_generator.make_token(user)}/"
+    uid, token = urlsafe_base64_encode(force_bytes(user.pk)), default_token_generator.make_token(user)
+    link = f"{base_url}/invite/{uid}/{token}/"
     company_name = getattr(getattr(connection, "tenant", None), "name", "your company")
     send_mail(
         subject=f"You are invited to {company_name} on OmniDesk",
