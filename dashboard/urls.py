@@ -1,5 +1,6 @@
 from django.urls import path
 
+from dashboard import views_channels as channels
 from dashboard import views_contacts as contacts
 from dashboard import views_inbox as inbox
 from dashboard import views_settings as settings_views
@@ -32,4 +33,9 @@ urlpatterns = [
     ),
     path("settings/quick-replies/", settings_views.quick_replies, name="settings-quick-replies"),
     path("invite/<uidb64>/<token>/", settings_views.SetPasswordView.as_view(), name="invite-set-password"),
+    path("channels/", channels.channel_list, name="channels"),
+    path("channels/new", channels.channel_create, name="channel-create"),
+    path("channels/<int:channel_id>/", channels.channel_detail, name="channel"),
+    path("channels/<int:channel_id>/test", channels.channel_test, name="channel-test"),
+    path("channels/<int:channel_id>/sync-templates", channels.channel_sync_templates, name="channel-sync"),
 ]
