@@ -10,7 +10,7 @@ from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import User
-from inbox.models import Conversation, Message, Note
+from inbox.models import Contact, Conversation, Message, Note
 
 PAGE_SIZE = 30
 THREAD_PAGE_SIZE = 40
@@ -129,12 +129,15 @@ def _filtered(user, filters: InboxFilters) -> QuerySet[Conversation]:
 
 
 def _search_condition(text: str) -> Q:
+    """Contact name, WhatsApp name or phone digits, or the text of any message; each side is one hashed
+    subquery answered by a trigram index (migration inbox 0002_issue4), not a probe per conversation."""
     digits = "".join(ch for ch in text if ch.isdigit())
-    condition = Q(contact__name__icontains=text) | Q(contact__profile_name__icontains=text)
+    contact_match = Q(name__icontains=text) | Q(profile_name__icontains=text)
     if len(digits) >= 3:
-        condition |= Q(contact__phone__contains=digits)
-    condition |= Exists(Message.objects.filter(conversation_id=OuterRef("pk"), body__icontains=text))
-    return condition
+        contact_match |= Q(phone__contains=digits)
+    return Q(contact_id__in=Contact.objects.filter(contact_match).values("id")) | Q(
+        id__in=Message.objects.filter(body__icontains=text).values("conversation_id")
+    )
 
 
 @dataclass(frozen=True)
@@ -198,12 +201,15 @@ def conversation_rows(*, user, ids: list[int], filters: InboxFilters) -> list[Co
 
 def sidebar_counts(*, user) -> dict[str, int]:
     """Open conversations per view, and unread ones, in one query."""
-    open_ = Q(status=Conversation.Status.OPEN)
-    return conversations_visible_to(user).aggregate(
-        all=Count("id", filter=open_),
-        mine=Count("id", filter=open_ & Q(assignee_id=user.id)),
-        unassigned=Count("id", filter=open_ & Q(assignee__isnull=True)),
-        unread=Count("id", filter=open_ & Q(unread_count__gt=0)),
+    return (
+        conversations_visible_to(user)
+        .filter(status=Conversation.Status.OPEN)
+        .aggregate(
+            all=Count("id"),
+            mine=Count("id", filter=Q(assignee_id=user.id)),
+            unassigned=Count("id", filter=Q(assignee__isnull=True)),
+            unread=Count("id", filter=Q(unread_count__gt=0)),
+        )
     )
 
 
