@@ -165,6 +165,34 @@ class ConversationPage:
     next_cursor: str
 
 
+ROW_FIELDS = (
+    "id",
+    "status",
+    "priority",
+    "assignee_id",
+    "last_message_at",
+    "last_message_preview",
+    "window_expires_at",
+    "unread_count",
+    "contact__name",
+    "contact__profile_name",
+    "contact__phone",
+    "contact__whatsapp_id",
+    "channel__name",
+    "assignee__name",
+    "assignee__email",
+)
+
+
+def _for_rows(conversations: QuerySet[Conversation]) -> QuerySet[Conversation]:
+    """Only the columns a list row shows: the list is read on every event, so every field counts."""
+    return (
+        conversations.select_related("contact", "channel", "assignee")
+        .only(*ROW_FIELDS)
+        .prefetch_related("labels")
+    )
+
+
 def conversation_page(
     *, user, filters: InboxFilters, cursor: Cursor | None = None, limit: int = PAGE_SIZE
 ) -> ConversationPage:
@@ -175,11 +203,7 @@ def conversation_page(
             Q(last_message_at__lt=cursor.last_message_at)
             | Q(last_message_at=cursor.last_message_at, id__lt=cursor.id)
         )
-    rows = list(
-        conversations.select_related("contact", "channel", "assignee", "department")
-        .prefetch_related("labels")
-        .order_by("-last_message_at", "-id")[: limit + 1]
-    )
+    rows = list(_for_rows(conversations).order_by("-last_message_at", "-id")[: limit + 1])
     next_cursor = ""
     if len(rows) > limit:
         rows = rows[:limit]
@@ -191,11 +215,9 @@ def conversation_rows(*, user, ids: list[int], filters: InboxFilters) -> list[Co
     """Rows by id that match the filters (the live list refreshes the rows events touched and drops
     those that no longer belong); invisible ids are left out."""
     return list(
-        _filtered(user, filters)
-        .filter(id__in=ids[:PAGE_SIZE], last_message_at__isnull=False)
-        .select_related("contact", "channel", "assignee", "department")
-        .prefetch_related("labels")
-        .order_by("-last_message_at", "-id")
+        _for_rows(
+            _filtered(user, filters).filter(id__in=ids[:PAGE_SIZE], last_message_at__isnull=False)
+        ).order_by("-last_message_at", "-id")
     )
 
 
