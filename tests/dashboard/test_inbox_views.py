@@ -267,3 +267,96 @@ def test_signed_out_users_go_to_the_login_page(world):
     client = host_client("alpha.localhost")
     assert client.get("/")["Location"].startswith("/login/")
     assert client.post(f"/inbox/c/{world.conversations['sales'].id}/send", {"text": "x"}).status_code == 302
+
+
+def test_media_previews_and_downloads_only_for_those_who_may_see_them(world, as_user):
+    from django.core.files.base import ContentFile
+
+    png = bytes.fromhex(
+        "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+        "1f15c4890000000d49444154789c6360000000000200015e2b4f0a0000000049454e44ae426082"
+    )
+    support = world.conversations["support"]
+    with schema_context("alpha"):
+        image = Message(
+            conversation=support,
+            channel=world.channel,
+            direction="inbound",
+            kind="image",
+            body="the damaged box",
+            status="received",
+            sender_kind="contact",
+            media_mime_type="image/png",
+        )
+        image.media_file.save("box.png", ContentFile(png), save=False)
+        image.save()
+        document = Message(
+            conversation=support,
+            channel=world.channel,
+            direction="inbound",
+            kind="document",
+            status="received",
+            sender_kind="contact",
+            media_mime_type="application/pdf",
+            payload={"media": {"filename": "invoice.pdf", "caption": ""}},
+        )
+        document.media_file.save("invoice.pdf", ContentFile(b"%PDF-1.4"), save=False)
+        document.save()
+        location = Message.objects.create(
+            conversation=support,
+            channel=world.channel,
+            direction="inbound",
+            kind="location",
+            status="received",
+            sender_kind="contact",
+            payload={"location": {"latitude": 48.85, "longitude": 2.35, "name": "Shop", "address": "Paris"}},
+        )
+    client = as_user(owner())
+    html = client.get(f"/inbox/c/{support.id}/thread").content.decode()
+    assert f'<img src="/inbox/m/{image.id}/media"' in html
+    assert f'href="/inbox/m/{document.id}/media" download>📄 invoice.pdf' in html
+    assert "openstreetmap.org/?mlat=48.85" in html and location.id
+    served = client.get(f"/inbox/m/{image.id}/media")
+    assert served["Content-Type"] == "image/png" and b"".join(served.streaming_content) == png
+    assert "attachment" in client.get(f"/inbox/m/{document.id}/media")["Content-Disposition"]
+    assert as_user(world.agent).get(f"/inbox/m/{image.id}/media").status_code == 404
+    with schema_context("alpha"):
+        image.media_file.delete(save=False)
+        document.media_file.delete(save=False)
+
+
+def test_an_attachment_is_uploaded_to_the_provider_and_sent(world, as_user, sandbox):
+    import httpx
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from tests.channels_wa.webhooks import make_channel
+    from tests.helpers import unique
+
+    number_id = unique("6")
+    channel = make_channel("alpha", external_id=number_id, api_base_url=sandbox.base_url)
+    httpx.put(
+        f"{sandbox.base_url}/_sandbox/numbers/{number_id}",
+        json={"display_phone_number": "+15550000001", "access_token": "test-token", "app_secret": "s"},
+    ).raise_for_status()
+    with schema_context("alpha"):
+        conversation = make_conversation(channel, name="Fay File", phone="+15550003003")
+    upload = SimpleUploadedFile("receipt.pdf", b"%PDF-1.4 receipt", content_type="application/pdf")
+    response = as_user(owner()).post(
+        f"/inbox/c/{conversation.id}/send", {"text": "Your receipt", "attachment": upload}, **FETCH
+    )
+    assert response.status_code == 201, response.content
+    with schema_context("alpha"):
+        message = Message.objects.get(pk=response.json()["message_id"])
+    assert (message.kind, message.body, message.payload["filename"]) == (
+        "document",
+        "Your receipt",
+        "receipt.pdf",
+    )
+    assert message.media_provider_id
+    closed = world.conversations["closed"]
+    refused = as_user(owner()).post(
+        f"/inbox/c/{closed.id}/send",
+        {"attachment": SimpleUploadedFile("a.png", b"x", content_type="image/png")},
+        **FETCH,
+    )
+    assert refused.status_code == 422 and refused.json()["error"]["code"] == "window_closed"
