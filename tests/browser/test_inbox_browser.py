@@ -277,3 +277,37 @@ def test_an_agent_of_another_company_sees_nothing_of_it(inbox_setup, browser, li
     assert response.status == 404
     beta.goto(f"{live_server_url.url('beta.localhost')}/contacts/?q=Alice")
     expect(beta.locator("main")).not_to_contain_text("Alice")
+
+
+def test_after_the_socket_drops_the_inbox_fetches_what_it_missed(inbox_setup, browser):
+    setup = inbox_setup
+    customer_writes(setup, "15557650005", "Before the outage", name="Olga")
+    page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+    sockets, state = [], {"deaf": False}
+
+    def relay(ws):
+        server = ws.connect_to_server()
+        server.on_message(lambda message: None if state["deaf"] else ws.send(message))
+        sockets.append(ws)
+
+    page.route_web_socket(re.compile(r"/ws/$"), relay)
+    page.goto(f"{setup['base']}/login/")
+    page.get_by_label("Email").fill("owner@alpha.test")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator("#live-status")).to_have_text("live", timeout=10_000)
+    expect(page.locator(".conversation-row", has_text="Before the outage")).to_be_visible(timeout=10_000)
+    page.locator(".conversation-row", has_text="Before the outage").click()
+    expect(page.locator("#thread")).to_contain_text("Before the outage")
+
+    # The network loses the events: the page hears nothing of the customer's next message…
+    state["deaf"] = True
+    customer_writes(setup, "15557650005", "Sent during the outage")
+    page.wait_for_timeout(2_000)
+    expect(page.locator("#thread")).not_to_contain_text("Sent during the outage")
+    # …until the socket drops and reconnects: then the list and the open thread catch up.
+    state["deaf"] = False
+    sockets[0].close(code=1011, reason="network went away")
+    expect(page.locator("#thread")).to_contain_text("Sent during the outage", timeout=10_000)
+    expect(page.locator(".conversation-row", has_text="Sent during the outage")).to_be_visible()
+    assert len(sockets) >= 2
