@@ -6,7 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import BooleanField, Count, Exists, OuterRef, Q, QuerySet
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from accounts.models import User
@@ -89,18 +90,6 @@ class InboxFilters:
     label_id: int | None = None
     search: str = ""
 
-    def as_query(self) -> dict[str, str]:
-        values = {
-            "view": self.view,
-            "status": self.status,
-            "assignee": self.assignee_id,
-            "channel": self.channel_id,
-            "department": self.department_id,
-            "label": self.label_id,
-            "q": self.search,
-        }
-        return {key: str(value) for key, value in values.items() if value not in (None, "")}
-
 
 def _filtered(user, filters: InboxFilters) -> QuerySet[Conversation]:
     conversations = conversations_visible_to(user)
@@ -123,21 +112,44 @@ def _filtered(user, filters: InboxFilters) -> QuerySet[Conversation]:
         conversations = conversations.filter(
             Exists(through.objects.filter(conversation_id=OuterRef("pk"), label_id=filters.label_id))
         )
-    if filters.search:
-        conversations = conversations.filter(_search_condition(filters.search))
     return conversations
 
 
-def _search_condition(text: str) -> Q:
-    """Contact name, WhatsApp name or phone digits, or the text of any message; each side is one hashed
-    subquery answered by a trigram index (migration inbox 0002_issue4), not a probe per conversation."""
+def _contact_match(text: str) -> Q:
     digits = "".join(ch for ch in text if ch.isdigit())
     contact_match = Q(name__icontains=text) | Q(profile_name__icontains=text)
     if len(digits) >= 3:
         contact_match |= Q(phone__contains=digits)
-    return Q(contact_id__in=Contact.objects.filter(contact_match).values("id")) | Q(
+    return Q(contact_id__in=Contact.objects.filter(contact_match).values("id"))
+
+
+def _search_everywhere(text: str) -> Q:
+    """Contact name, WhatsApp name or phone digits, or the text of any message; each side is one hashed
+    subquery answered by a trigram index (migration inbox 0002_issue4): best when few rows match."""
+    return _contact_match(text) | Q(
         id__in=Message.objects.filter(body__icontains=text).values("conversation_id")
     )
+
+
+def _like_pattern(text: str) -> str:
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _search_recent(text: str) -> RawSQL:
+    """The same condition probed conversation by conversation (messages through their conversation's
+    index): best when the text is common, as the newest conversations already hold a page of matches.
+    `OFFSET 0` keeps PostgreSQL from turning the probes into one hashed scan of every match."""
+    digits = "".join(ch for ch in text if ch.isdigit())
+    pattern = _like_pattern(text)
+    phone = "OR ct.phone LIKE %s" if len(digits) >= 3 else ""
+    params = [pattern, pattern] + ([_like_pattern(digits)] if phone else []) + [pattern]
+    sql = f"""(
+        EXISTS (SELECT 1 FROM inbox_contact ct WHERE ct.id = inbox_conversation.contact_id
+                AND (UPPER(ct.name) LIKE UPPER(%s) OR UPPER(ct.profile_name) LIKE UPPER(%s) {phone}) OFFSET 0)
+        OR EXISTS (SELECT 1 FROM inbox_message m WHERE m.conversation_id = inbox_conversation.id
+                   AND UPPER(m.body) LIKE UPPER(%s) OFFSET 0)
+    )"""
+    return RawSQL(sql, params, output_field=BooleanField())
 
 
 @dataclass(frozen=True)
@@ -193,17 +205,36 @@ def _for_rows(conversations: QuerySet[Conversation]) -> QuerySet[Conversation]:
     )
 
 
+SEARCH_PROBE_WINDOW = 1500
+
+
 def conversation_page(
     *, user, filters: InboxFilters, cursor: Cursor | None = None, limit: int = PAGE_SIZE
 ) -> ConversationPage:
-    """One page of the list with everything a row shows, in a constant number of queries (two)."""
+    """One page of the list with everything a row shows, in a constant number of queries (two; a search
+    takes one more)."""
     conversations = _filtered(user, filters).filter(last_message_at__isnull=False)
     if cursor is not None:
         conversations = conversations.filter(
             Q(last_message_at__lt=cursor.last_message_at)
             | Q(last_message_at=cursor.last_message_at, id__lt=cursor.id)
         )
-    rows = list(_for_rows(conversations).order_by("-last_message_at", "-id")[: limit + 1])
+    ordered = ("-last_message_at", "-id")
+    if filters.search:
+        # Probe the newest conversations first; if they hold a full page, that page is exact (the
+        # window is a prefix of the same order). Otherwise ask the trigram indexes for every match.
+        window = conversations.order_by(*ordered).values("id")[:SEARCH_PROBE_WINDOW]
+        found = list(
+            conversations.filter(id__in=window)
+            .filter(_search_recent(filters.search))
+            .order_by(*ordered)
+            .values_list("id", flat=True)[: limit + 1]
+        )
+        if len(found) > limit:
+            conversations = conversations.filter(id__in=found)
+        else:
+            conversations = conversations.filter(_search_everywhere(filters.search))
+    rows = list(_for_rows(conversations).order_by(*ordered)[: limit + 1])
     next_cursor = ""
     if len(rows) > limit:
         rows = rows[:limit]
@@ -214,11 +245,10 @@ def conversation_page(
 def conversation_rows(*, user, ids: list[int], filters: InboxFilters) -> list[Conversation]:
     """Rows by id that match the filters (the live list refreshes the rows events touched and drops
     those that no longer belong); invisible ids are left out."""
-    return list(
-        _for_rows(
-            _filtered(user, filters).filter(id__in=ids[:PAGE_SIZE], last_message_at__isnull=False)
-        ).order_by("-last_message_at", "-id")
-    )
+    conversations = _filtered(user, filters).filter(id__in=ids[:PAGE_SIZE], last_message_at__isnull=False)
+    if filters.search:
+        conversations = conversations.filter(_search_recent(filters.search))
+    return list(_for_rows(conversations).order_by("-last_message_at", "-id"))
 
 
 def sidebar_counts(*, user) -> dict[str, int]:

@@ -50,15 +50,15 @@ def filters_from(params) -> selectors.InboxFilters:
     )
 
 
-def _visible(request: HttpRequest, conversation_id: int) -> Conversation:
-    conversation = selectors.conversation_for(user=request.user, conversation_id=conversation_id)
+def _visible(request: HttpRequest, conversation_id: int, *, bare: bool = False) -> Conversation:
+    """The conversation if this user may see it (404 otherwise); `bare` skips the related rows."""
+    if bare:
+        conversation = selectors.conversations_visible_to(request.user).filter(pk=conversation_id).first()
+    else:
+        conversation = selectors.conversation_for(user=request.user, conversation_id=conversation_id)
     if conversation is None:
         raise Http404("No such conversation.")
     return conversation
-
-
-def _thread_context(request, conversation: Conversation, page: selectors.ThreadPage) -> dict:
-    return {"conversation": conversation, "items": page.items, "has_older": page.has_older}
 
 
 def _conversation_context(request, conversation: Conversation) -> dict:
@@ -139,13 +139,13 @@ def conversation_view(request: HttpRequest, conversation_id: int) -> HttpRespons
 @require_GET
 def thread(request: HttpRequest, conversation_id: int) -> HttpResponse:
     """Messages before (`before`) or after (`after`) a message id, as HTML."""
-    conversation = _visible(request, conversation_id)
+    conversation = _visible(request, conversation_id, bare=True)
     page = selectors.thread_page(
         conversation=conversation,
         before_id=_int(request.GET.get("before")),
         after_id=_int(request.GET.get("after")),
     )
-    response = render(request, "dashboard/_thread_items.html", _thread_context(request, conversation, page))
+    response = render(request, "dashboard/_thread_items.html", {"items": page.items})
     response["X-Has-Older"] = "1" if page.has_older else "0"
     return response
 

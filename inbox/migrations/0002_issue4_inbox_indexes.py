@@ -16,6 +16,11 @@ INDEXES = [
         "conversation_unassigned_idx",
         "inbox_conversation (status, last_message_at DESC, id DESC) WHERE assignee_id IS NULL",
     ),
+    # The sidebar counts read only this index (an index-only scan of the open conversations).
+    (
+        "conversation_counts_idx",
+        "inbox_conversation (status, assignee_id, department_id, unread_count) INCLUDE (id)",
+    ),
     ("message_body_trgm_idx", "inbox_message USING gin (UPPER(body) gin_trgm_ops)"),
     ("contact_name_trgm_idx", "inbox_contact USING gin (UPPER(name) gin_trgm_ops)"),
     ("contact_profile_name_trgm_idx", "inbox_contact USING gin (UPPER(profile_name) gin_trgm_ops)"),

@@ -109,7 +109,8 @@ def test_the_list_pages_by_30_with_a_cursor_and_constant_queries(
 
     # 30 rows cost what 3 rows cost: no query per row.
     assert queries("/inbox/rows") == queries(f"/inbox/rows?cursor={first['X-Next-Cursor']}")
-    assert queries("/inbox/rows") == queries("/inbox/rows?q=Bulk 3")
+    # a search probes the newest conversations first, then (too few there) asks the trigram indexes
+    assert queries("/inbox/rows?q=Bulk 3") == queries("/inbox/rows?q=Bulk") == queries("/inbox/rows") + 1
     assert queries("/") <= queries("/inbox/rows") + 8
 
 
@@ -360,3 +361,15 @@ def test_an_attachment_is_uploaded_to_the_provider_and_sent(world, as_user, sand
         **FETCH,
     )
     assert refused.status_code == 422 and refused.json()["error"]["code"] == "window_closed"
+
+
+def test_search_finds_matches_beyond_the_newest_conversations(world, as_user, monkeypatch):
+    from dashboard import selectors
+
+    monkeypatch.setattr(selectors, "SEARCH_PROBE_WINDOW", 2)  # the old match lies outside the probed window
+    client = as_user(owner())
+    c = world.conversations
+    assert row_ids(client.get("/inbox/rows?q=Old question&status=").content.decode()) == [c["closed"].id]
+    assert row_ids(client.get("/inbox/rows?q=Price of the red&status=").content.decode()) == [c["sales"].id]
+    live = client.get(f"/inbox/rows?q=red shoes&ids={c['sales'].id},{c['queue'].id}").content.decode()
+    assert row_ids(live) == [c["sales"].id]  # a live refresh keeps the search
