@@ -7,6 +7,12 @@ DEMO_SANDBOX_CHANNEL = {
     "phone_number": "+15550100001",
     "account_id": "209000000000001",
 }
+# Canned answers the demo's composer offers after "/".
+DEMO_QUICK_REPLIES = [
+    ("thanks", "Thank you for your message! We will get back to you shortly."),
+    ("shipping", "Orders ship within 2 business days; you get a tracking link by WhatsApp."),
+    ("hours", "We are open Monday to Friday, 9:00 to 18:00."),
+]
 SUPERADMIN = ("admin@omnidesk.test", "omnidesk-admin")
 COMPANIES = [
     {

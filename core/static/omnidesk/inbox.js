@@ -44,7 +44,7 @@
 
   function syncUrl() {
     const params = filterParams();
-    if (params.get("status") === "") params.delete("status"); else if (params.get("status") === "open") params.delete("status");
+    if (params.get("status") === "open") params.delete("status"); // the default; "status=" means any status
     if (params.get("view") === "all") params.delete("view");
     if (openId) params.set("c", openId);
     const query = params.toString();
@@ -197,9 +197,9 @@
     markRead();
   }
 
-  function markRead() {
+  function markRead(force = false) {
     const row = list.querySelector(`.conversation-row[data-id="${openId}"]`);
-    if (openId && document.visibilityState === "visible" && (!row || row.classList.contains("unread"))) {
+    if (openId && document.visibilityState === "visible" && (force || !row || row.classList.contains("unread"))) {
       request(`/inbox/c/${openId}/read`, { method: "POST" });
     }
   }
@@ -481,7 +481,7 @@
   document.addEventListener("omnidesk:message.created", (event) => {
     const message = event.detail;
     if (message.conversation_id === openId) {
-      appendNewMessages().then(() => { if (message.direction === "inbound") markRead(); });
+      appendNewMessages().then(() => { if (message.direction === "inbound") markRead(true); });
     }
     refreshRow(message.conversation_id);
   });
