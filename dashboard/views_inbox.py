@@ -90,6 +90,7 @@ def inbox_page(request: HttpRequest) -> HttpResponse:
         "agents": User.objects.filter(is_active=True).only("id", "name", "email"),
         "statuses": Conversation.Status.choices,
         "company": request.tenant,
+        "section": "inbox",
     }
     selected = _int(request.GET.get("c"))
     if selected is not None:

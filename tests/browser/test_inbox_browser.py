@@ -220,6 +220,9 @@ def test_a_phone_sized_screen_stacks_the_list_and_the_thread(inbox_setup, browse
     expect(page.locator("#thread")).to_contain_text("Small screen hello")
     expect(page.locator(".list-column")).to_be_hidden()
     shot(page, "phone-thread")
+    page.get_by_role("button", name="Theme").click()
+    expect(page.locator("html")).to_have_attribute("data-theme", "dark")
+    shot(page, "phone-thread-dark")
 
 
 @pytest.fixture
