@@ -205,7 +205,7 @@ def _for_rows(conversations: QuerySet[Conversation]) -> QuerySet[Conversation]:
     )
 
 
-SEARCH_PROBE_WINDOW = 1500
+SEARCH_PROBE_WINDOW = 300
 
 
 def conversation_page(
