@@ -212,8 +212,8 @@
   }
 
   function lastMessageId() {
-    const items = thread()?.querySelectorAll("[data-message-id]");
-    return items && items.length ? Number(items[items.length - 1].dataset.messageId) : 0;
+    const items = thread()?.querySelectorAll("[data-message-id]") || [];
+    return Math.max(0, ...[...items].map((item) => Number(item.dataset.messageId)));
   }
 
   function dropRepeatedSeparators() {
@@ -232,10 +232,12 @@
     }
   }
 
-  async function appendNewMessages() {
+  async function appendNewMessages(afterId = null) {
     const id = openId;
     if (!id || !thread()) return;
-    const response = await request(`/inbox/c/${id}/thread?after=${lastMessageId()}`);
+    // Rows may commit out of id order: an event names its message, so fetch from just before it.
+    const after = afterId === null ? lastMessageId() : Math.min(lastMessageId(), afterId);
+    const response = await request(`/inbox/c/${id}/thread?after=${after}`);
     if (!response.ok || id !== openId) return;
     const wrap = thread().parentElement;
     const atBottom = wrap.scrollTop + wrap.clientHeight > wrap.scrollHeight - 80;
@@ -481,7 +483,7 @@
   document.addEventListener("omnidesk:message.created", (event) => {
     const message = event.detail;
     if (message.conversation_id === openId) {
-      appendNewMessages().then(() => { if (message.direction === "inbound") markRead(true); });
+      appendNewMessages(message.id - 1).then(() => { if (message.direction === "inbound") markRead(true); });
     }
     refreshRow(message.conversation_id);
   });
