@@ -124,3 +124,23 @@ def test_another_companys_contacts_are_invisible(world, beta):
     assert client.get(f"/contacts/{sally.id}/").status_code == 404
     assert client.post(f"/contacts/{sally.id}/delete").status_code == 404
     assert "Sally" not in b"".join(client.get("/contacts/export.csv").streaming_content).decode()
+
+
+def test_the_contact_list_costs_the_same_queries_for_few_or_many(world, as_user):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = as_user(owner())
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get("/contacts/").status_code == 200
+        return len(captured)
+
+    few = queries()
+    with schema_context("alpha"):
+        Contact.objects.bulk_create(
+            Contact(phone=f"+1555300{n:04d}", whatsapp_id=f"1555300{n:04d}", name=f"Many {n}", tags=["bulk"])
+            for n in range(60)
+        )
+    assert queries() == few
