@@ -78,3 +78,81 @@ def user_authenticate(*, request: HttpRequest | None, email: str, password: str)
 def session_bind_company(*, request: HttpRequest) -> None:
     """Record which schema a session was opened in, so it is never honoured on another host."""
     request.session[SESSION_SCHEMA_KEY] = connection.schema_name
+
+
+def _seats_left() -> int | None:
+    company = getattr(connection, "tenant", None)
+    plan = getattr(company, "plan", None)
+    if plan is None:
+        return None
+    return plan.max_seats - User.objects.filter(is_active=True).count()
+
+
+def user_invite(
+    *,
+    email: str,
+    name: str = "",
+    role: str = User.Role.AGENT,
+    department_ids: list[int] | None = None,
+    base_url: str,
+) -> User:
+    """Add a staff member without a password and email them a link to set one (valid until used, or until
+    PASSWORD_RESET_TIMEOUT)."""
+    from django.contrib.auth.tokens import default_token_generator
+    from django.core.mail import send_mail
+    from django.db import transaction
+    from django.utils.encoding import force_bytes
+    from django.utils.http import urlsafe_base64_encode
+
+    if role == User.Role.OWNER:
+        raise ValidationFailed("A company has one owner; invite an admin instead.", code="invalid_role")
+    seats_left = _seats_left()
+    if seats_left is not None and seats_left <= 0:
+        raise OmniDeskError(
+            "Every seat of your plan is taken: deactivate someone or upgrade the plan.",
+            code="seat_limit",
+            status_code=422,
+        )
+    with transaction.atomic():
+        user = user_create(email=email, password=None, name=name, role=role)
+        if department_ids:
+            user.departments.set(Department.objects.filter(id__in=department_ids))
+    uid, token = urlsafe_base64_encode(force_bytes(user.pk)), default_token_generator.make_token(user)
+    link = f"{base_url}/invite/{uid}/{token}/"
+    company_name = getattr(getattr(connection, "tenant", None), "name", "your company")
+    send_mail(
+        subject=f"You are invited to {company_name} on OmniDesk",
+        message=f"Hello {name or email},\n\nSet your password to start: {link}\n\nThe link works once.",
+        from_email=None,
+        recipient_list=[user.email],
+    )
+    return user
+
+
+def user_update(
+    *, user: User, acting_user: User, role: str | None = None, is_active: bool | None = None
+) -> User:
+    if user.pk == acting_user.pk:
+        raise ValidationFailed("You cannot change your own role or deactivate yourself.", code="self_change")
+    if user.role == User.Role.OWNER:
+        raise ValidationFailed("The owner's account cannot be changed here.", code="owner_locked")
+    if role is not None:
+        if role not in User.Role.values or role == User.Role.OWNER:
+            raise ValidationFailed(f"Unknown role {role!r}.", code="invalid_role")
+        user.role = role
+    if is_active is not None and is_active != user.is_active:
+        seats_left = _seats_left()
+        if is_active and seats_left is not None and seats_left <= 0:
+            raise OmniDeskError("Every seat of your plan is taken.", code="seat_limit", status_code=422)
+        user.is_active = is_active
+    user.save(update_fields=["role", "is_active"])
+    return user
+
+
+def department_update(*, department: Department, name: str, member_ids: list[int]) -> Department:
+    if not name.strip():
+        raise ValidationFailed("A department needs a name.", code="name_required")
+    department.name = name.strip()[:80]
+    department.save(update_fields=["name"])
+    department.members.set(User.objects.filter(id__in=member_ids))
+    return department

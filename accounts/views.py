@@ -1,7 +1,4 @@
 from django.contrib.auth import views as auth_views
-from django.contrib.auth.decorators import login_required
-from django.db import connection
-from django.shortcuts import render
 
 from accounts.forms import LoginForm
 from accounts.services import session_bind_company
@@ -20,16 +17,3 @@ class LoginView(auth_views.LoginView):
 
 class LogoutView(auth_views.LogoutView):
     next_page = "/login/"
-
-
-@login_required
-def home(request):
-    from accounts.models import Department, User
-
-    context = {
-        "company": request.tenant,
-        "seats_used": User.objects.filter(is_active=True).count(),
-        "departments": Department.objects.filter(members=request.user),
-        "schema": connection.schema_name,
-    }
-    return render(request, "dashboard/home.html", context)

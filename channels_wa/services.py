@@ -384,3 +384,23 @@ def channel_update(*, channel: Channel, **changes) -> Channel:
 
         transaction.on_commit(register)
     return channel
+
+
+def channel_test_connection(*, channel: Channel) -> tuple[bool, str]:
+    """Ask the provider for the account's templates with the stored credentials; the channel's status
+    records the answer."""
+    provider = provider_for(channel)
+    try:
+        provider.sync_templates()
+    except ProviderRequestError as exc:
+        message = f"The provider refused: {exc.error.title} ({exc.error.code})"
+        channel_set_status(channel=channel, status=Channel.Status.ERROR, error=message)
+        return False, message
+    except httpx.HTTPError as exc:
+        message = f"The provider did not answer ({type(exc).__name__})."
+        channel_set_status(channel=channel, status=Channel.Status.ERROR, error=message)
+        return False, message
+    finally:
+        provider.close()
+    channel_set_status(channel=channel, status=Channel.Status.CONNECTED)
+    return True, "Connected: the credentials work."

@@ -1,11 +1,11 @@
 from django.urls import include, path
 
-from accounts.views import LoginView, LogoutView, home
+from accounts.views import LoginView, LogoutView
 from core.admin import tenant_site
 from core.views import health
 
 urlpatterns = [
-    path("", home, name="home"),
+    path("", include("dashboard.urls")),
     path("login/", LoginView.as_view(), name="login"),
     path("logout/", LogoutView.as_view(), name="logout"),
     path("admin/", tenant_site.urls),

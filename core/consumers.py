@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django_tenants.utils import schema_context
 
 from core.realtime import company_group, user_group
 
@@ -28,6 +30,7 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
             return await self.close(code=CLOSE_NOT_AUTHENTICATED)
         if tenant.is_suspended:
             return await self.close(code=CLOSE_SUSPENDED)
+        self.audience = await self._audience(tenant.schema_name, user)
         self.groups_joined = [company_group(tenant.schema_name), user_group(tenant.schema_name, user.id)]
         for group in self.groups_joined:
             await self.channel_layer.group_add(group, self.channel_name)
@@ -41,5 +44,36 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
         if content.get("type") == "ping":
             await self.send_json({"type": "pong"})
 
+    @database_sync_to_async
+    def _audience(self, schema_name: str, user):
+        from dashboard.selectors import RealtimeAudience
+
+        with schema_context(schema_name):
+            return RealtimeAudience.of(user)
+
+    @database_sync_to_async
+    def _visible_by_id(self, conversation_id: int) -> bool:
+        with schema_context(self.scope["tenant"].schema_name):
+            return self.audience.conversation_visible_by_id(conversation_id)
+
+    async def _payload_for_me(self, event_type: str, payload: dict) -> dict | None:
+        """Agents only hear about the conversations they may open (the same rule as the inbox pages); a
+        conversation that just left their sight is announced by id alone, so its row goes away."""
+        if self.audience.sees_everything:
+            return payload
+        if event_type.startswith("conversation."):
+            was_visible = self.audience.known.get(payload["id"])
+            if self.audience.conversation_visible(payload):
+                return payload
+            return {"id": payload["id"], "status": payload["status"]} if was_visible else None
+        if event_type.startswith("message."):
+            visible = self.audience.message_visible(payload["conversation_id"])
+            if visible is None:
+                visible = await self._visible_by_id(payload["conversation_id"])
+            return payload if visible else None
+        return payload
+
     async def realtime_event(self, message):
-        await self.send_json({"type": message["event"], "payload": message["payload"]})
+        payload = await self._payload_for_me(message["event"], message["payload"])
+        if payload is not None:
+            await self.send_json({"type": message["event"], "payload": payload})

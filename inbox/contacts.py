@@ -71,48 +71,88 @@ class ImportResult:
     errors: list[dict] = field(default_factory=list)
 
 
-def contact_import_csv(*, content: bytes) -> ImportResult:
-    """Rows of phone,name,tags (separated by ;),opted_out and any other column as a custom attribute.
-    Existing phones are updated; a bad row is reported with its line number, the others still import."""
+@dataclass
+class ImportRow:
+    line: int
+    phone: str = ""
+    name: str = ""
+    tags: list[str] = field(default_factory=list)
+    is_opted_out: bool = False
+    attributes: dict = field(default_factory=dict)
+    error: str = ""
+    duplicate_of: int | None = None  # an earlier line of the same file with the same phone
+
+
+def _import_rows(content: bytes):
+    """Each data row of the CSV, parsed and normalised (phone in E.164), or with the reason it cannot be."""
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise ValidationFailed("The CSV must be UTF-8.", code="invalid_csv") from exc
     reader = csv.DictReader(io.StringIO(text))
-    if not reader.fieldnames or "phone" not in [name.strip().lower() for name in reader.fieldnames]:
+    if not reader.fieldnames or "phone" not in [(name or "").strip().lower() for name in reader.fieldnames]:
         raise ValidationFailed("The CSV needs a header row with a `phone` column.", code="invalid_csv")
-    result = ImportResult()
+    first_line_of: dict[str, int] = {}
     for line, row in enumerate(reader, start=2):
         if line - 1 > MAX_IMPORT_ROWS:
-            result.errors.append({"line": line, "error": f"more than {MAX_IMPORT_ROWS} rows; stopped"})
-            break
-        row = {(key or "").strip().lower(): (value or "").strip() for key, value in row.items()}
+            yield ImportRow(line=line, error=f"more than {MAX_IMPORT_ROWS} rows; stopped")
+            return
+        row = {(key or "").strip().lower(): (value or "").strip() for key, value in row.items() if key}
+        parsed = ImportRow(line=line, name=row.pop("name", ""))
+        raw_phone = row.pop("phone", "")
         try:
-            e164 = _phone(row.pop("phone"))
+            parsed.phone = _phone(raw_phone)
         except ValidationFailed as exc:
-            result.errors.append({"line": line, "error": exc.message})
+            parsed.phone, parsed.error = raw_phone, exc.message
+            yield parsed
             continue
-        name = row.pop("name", "")
-        tags = [tag.strip() for tag in row.pop("tags", "").split(";") if tag.strip()]
-        opted_out = row.pop("opted_out", "").lower() in {"1", "true", "yes"}
-        attributes = {key: value for key, value in row.items() if key and value}
+        parsed.tags = [tag.strip() for tag in row.pop("tags", "").split(";") if tag.strip()]
+        parsed.is_opted_out = row.pop("opted_out", "").lower() in {"1", "true", "yes"}
+        parsed.attributes = {key: value for key, value in row.items() if key and value}
+        parsed.duplicate_of = first_line_of.get(parsed.phone)
+        first_line_of.setdefault(parsed.phone, line)
+        yield parsed
+
+
+def contact_import_preview(*, content: bytes, limit: int = 200) -> tuple[list[ImportRow], set[str]]:
+    """What an import would do, without writing: the parsed rows (the first `limit`) and which of their
+    phones already belong to a contact (those rows update it)."""
+    rows = []
+    for row in _import_rows(content):
+        rows.append(row)
+        if len(rows) >= limit:
+            break
+    phones = {row.phone for row in rows if not row.error}
+    existing = set(Contact.objects.filter(phone__in=phones).values_list("phone", flat=True))
+    return rows, existing
+
+
+def contact_import_csv(*, content: bytes) -> ImportResult:
+    """Rows of phone,name,tags (separated by ;),opted_out and any other column as a custom attribute.
+    Existing phones are updated (a phone twice in the file is one contact); a bad row is reported with
+    its line number, the others still import."""
+    result = ImportResult()
+    for row in _import_rows(content):
+        if row.error:
+            result.errors.append({"line": row.line, "error": row.error})
+            continue
         with transaction.atomic():
-            contact = Contact.objects.select_for_update().filter(phone=e164).first()
+            contact = Contact.objects.select_for_update().filter(phone=row.phone).first()
             if contact is None:
                 Contact.objects.create(
-                    phone=e164,
-                    whatsapp_id=e164.lstrip("+"),
-                    name=name,
-                    tags=sorted(set(tags)),
-                    custom_attributes=attributes,
-                    is_opted_out=opted_out,
+                    phone=row.phone,
+                    whatsapp_id=row.phone.lstrip("+"),
+                    name=row.name,
+                    tags=sorted(set(row.tags)),
+                    custom_attributes=row.attributes,
+                    is_opted_out=row.is_opted_out,
                 )
                 result.created += 1
             else:
-                contact.name = name or contact.name
-                contact.tags = sorted(set(contact.tags) | set(tags))
-                contact.custom_attributes = {**contact.custom_attributes, **attributes}
-                contact.is_opted_out = contact.is_opted_out or opted_out
+                contact.name = row.name or contact.name
+                contact.tags = sorted(set(contact.tags) | set(row.tags))
+                contact.custom_attributes = {**contact.custom_attributes, **row.attributes}
+                contact.is_opted_out = contact.is_opted_out or row.is_opted_out
                 contact.save()
                 result.updated += 1
     return result

@@ -26,6 +26,12 @@ DEMO_STUB_CHANNELS = [
     {"provider": "meta_messenger", "name": "Demo Store on Messenger", "external_id": "109000000000010"},
     {"provider": "meta_instagram", "name": "Demo Store on Instagram", "external_id": "17841400000000010"},
 ]
+# Canned answers the demo's composer offers after "/".
+DEMO_QUICK_REPLIES = [
+    ("thanks", "Thank you for your message! We will get back to you shortly."),
+    ("shipping", "Orders ship within 2 business days; you get a tracking link by WhatsApp."),
+    ("hours", "We are open Monday to Friday, 9:00 to 18:00."),
+]
 SUPERADMIN = ("admin@omnidesk.test", "omnidesk-admin")
 COMPANIES = [
     {

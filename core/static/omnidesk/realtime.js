@@ -1,7 +1,7 @@
-// Dashboard realtime connection: reconnects with capped, jittered backoff and reports its state.
+// Dashboard realtime connection: reconnects with capped, jittered backoff and reports its state. Every
+// event is re-dispatched on `document` as `omnidesk:<type>`; `omnidesk:hello` follows each (re)connect.
 (function () {
   const status = document.getElementById("live-status");
-  const log = document.getElementById("event-log");
   const reasons = { 4401: "signed out", 4403: "refused", 4404: "unknown company", 4423: "company suspended" };
   let attempt = 0;
 
@@ -18,11 +18,6 @@
     socket.onmessage = (message) => {
       const event = JSON.parse(message.data);
       document.dispatchEvent(new CustomEvent("omnidesk:" + event.type, { detail: event.payload }));
-      if (log && event.type !== "hello" && event.type !== "pong") {
-        const item = document.createElement("li");
-        item.textContent = `${new Date().toLocaleTimeString()} ${event.type} ${JSON.stringify(event.payload)}`;
-        log.prepend(item);
-      }
     };
     socket.onclose = (close) => {
       if (reasons[close.code]) { setState("closed", reasons[close.code]); if (close.code !== 4423) return; }

@@ -39,7 +39,16 @@ class Command(BaseCommand):
                         general.members.add(user)
             if spec["slug"] == "demo":
                 self._sandbox_channel(company)
+                self._quick_replies(company)
         self.stdout.write("Demo data ready.")
+
+    def _quick_replies(self, company: Company) -> None:
+        from inbox.models import QuickReply
+        from tenants.demo import DEMO_QUICK_REPLIES
+
+        with schema_context(company.schema_name):
+            for shortcut, body in DEMO_QUICK_REPLIES:
+                QuickReply.objects.get_or_create(shortcut=shortcut, defaults={"body": body})
 
     def _sandbox_channel(self, company: Company) -> None:
         import secrets

@@ -1,0 +1,101 @@
+"""An agent's WebSocket only carries the events of conversations the agent may open."""
+
+from __future__ import annotations
+
+from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.conf import settings
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+from django.contrib.sessions.backends.db import SessionStore
+from django_tenants.utils import schema_context
+
+from accounts.models import Department, User
+from accounts.services import SESSION_SCHEMA_KEY
+from config.asgi import application
+from core.realtime import company_group, send_now
+from inbox.models import Contact, Conversation
+from tests.channels_wa.webhooks import make_channel
+from tests.helpers import PASSWORD, unique
+
+
+def session_for(user) -> str:
+    store = SessionStore()
+    store[SESSION_KEY] = str(user.pk)
+    store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    store[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    store[SESSION_SCHEMA_KEY] = "alpha"
+    store.create()
+    return store.session_key
+
+
+def test_agents_hear_only_their_conversations(committed_db):
+    from channels_wa.services import channel_delete
+
+    channel = make_channel("alpha", external_id=unique("8"))
+    with schema_context("alpha"):
+        sales, support = (
+            Department.objects.create(name=unique("S")),
+            Department.objects.create(name=unique("T")),
+        )
+        agent = User.objects.create_user(unique("ws") + "@alpha.test", PASSWORD, role="agent")
+        sales.members.add(agent)
+        contacts = [
+            Contact.objects.create(phone=f"+1555222{n:04d}", whatsapp_id=unique("w")) for n in range(2)
+        ]
+        visible = Conversation.objects.create(contact=contacts[0], channel=channel, department=sales)
+        hidden = Conversation.objects.create(contact=contacts[1], channel=channel, department=support)
+        session_key = session_for(agent)
+
+    def conversation_event(conversation, department_id):
+        return {
+            "id": conversation.id,
+            "status": "open",
+            "department_id": department_id,
+            "assignee_id": None,
+            "contact_id": 1,
+        }
+
+    def message_event(conversation):
+        return {"id": 1, "conversation_id": conversation.id, "direction": "inbound", "status": "received"}
+
+    async def scenario():
+        communicator = WebsocketCommunicator(
+            application,
+            "/ws/",
+            headers=[
+                (b"host", b"alpha.localhost"),
+                (b"cookie", f"{settings.SESSION_COOKIE_NAME}={session_key}".encode()),
+            ],
+        )
+        assert (await communicator.connect())[0]
+        assert (await communicator.receive_json_from(timeout=5))["type"] == "hello"
+        group = [company_group("alpha")]
+        send = database_sync_to_async(send_now)
+        await send("message.created", message_event(hidden), group)
+        await send("conversation.updated", conversation_event(hidden, support.id), group)
+        await send("message.created", message_event(visible), group)
+        received = await communicator.receive_json_from(timeout=5)
+        assert received["payload"]["conversation_id"] == visible.id  # the hidden ones never came
+        await send("conversation.updated", conversation_event(visible, sales.id), group)
+        assert (await communicator.receive_json_from(timeout=5))["payload"]["id"] == visible.id
+        # moved to another department: announced by id alone, then silence
+        await send("conversation.updated", conversation_event(visible, support.id), group)
+        assert (await communicator.receive_json_from(timeout=5))["payload"] == {
+            "id": visible.id,
+            "status": "open",
+        }
+        await send("message.created", message_event(visible), group)
+        assert await communicator.receive_nothing(timeout=0.5)
+        await communicator.disconnect()
+
+    try:
+        async_to_sync(scenario)()
+    finally:
+        with schema_context("alpha"):
+            SessionStore(session_key).delete()
+            channel_delete(channel=channel)
+            Contact.objects.filter(pk__in=[c.pk for c in contacts]).delete()
+            agent.delete()
+            sales.delete()
+            support.delete()
