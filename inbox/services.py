@@ -12,6 +12,7 @@ from django.utils import timezone
 from channels_wa.models import Channel
 from channels_wa.providers import base
 from channels_wa.providers.base import InboundMessage, ProviderError, StatusUpdate
+from channels_wa.providers.registry import WINDOWLESS_PROVIDERS
 from core.errors import BusinessRuleViolation, ValidationFailed
 from core.jobs import enqueue_on_commit
 from inbox.events import emit_contact, emit_conversation, emit_message
@@ -288,8 +289,10 @@ def message_send(
     """Queue a reply; it is sent by a worker after commit. Outside the 24-hour window only templates go."""
     _validate_outbound(kind=kind, text=text, payload=payload)
     now = timezone.now()
-    if kind not in ALWAYS_ALLOWED_KINDS and (
-        conversation.window_expires_at is None or conversation.window_expires_at <= now
+    if (
+        kind not in ALWAYS_ALLOWED_KINDS
+        and (conversation.window_expires_at is None or conversation.window_expires_at <= now)
+        and conversation.channel.provider not in WINDOWLESS_PROVIDERS
     ):
         raise BusinessRuleViolation(
             "The 24-hour customer service window is closed: the customer has not written in the last "

@@ -14,11 +14,14 @@ if TYPE_CHECKING:
 PROVIDERS: dict[str, str] = {
     "meta_whatsapp": "channels_wa.providers.meta_whatsapp.provider.MetaWhatsAppProvider",
     "sandbox": "channels_wa.providers.sandbox.provider.SandboxProvider",
+    "qr_session": "channels_wa.providers.qr_session.provider.QRSessionProvider",
 }
 
 # Providers whose webhooks share the WhatsApp Cloud format and are routed by phone_number_id.
 WHATSAPP_CLOUD_FORMAT = frozenset({"meta_whatsapp", "sandbox"})
 ROUTE_KIND = {"meta_whatsapp": "whatsapp", "sandbox": "whatsapp"}
+# WhatsApp Web sessions have no 24-hour customer service window (that is a Cloud API rule).
+WINDOWLESS_PROVIDERS = frozenset({"qr_session"})
 
 
 def provider_class(name: str) -> type[Provider]:
