@@ -256,6 +256,7 @@ QR_HEARTBEAT_S = float(env("QR_HEARTBEAT_S", "10"))
 QR_SEND_TIMEOUT_S = float(env("QR_SEND_TIMEOUT_S", "60"))
 QR_BACKOFF_BASE_S = float(env("QR_BACKOFF_BASE_S", "2"))
 QR_BACKOFF_CAP_S = float(env("QR_BACKOFF_CAP_S", "300"))
+QR_RECONNECTS_PER_S = float(env("QR_RECONNECTS_PER_S", "5"))  # per runner, however many sessions drop
 # Multiplies every pacing pause (gaps, typing); 1 in production, tiny in tests and benchmarks.
 QR_PACING_SCALE = float(env("QR_PACING_SCALE", "1"))
 

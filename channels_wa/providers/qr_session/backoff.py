@@ -19,3 +19,18 @@ class Backoff:
         ceiling doubles per attempt up to the cap. Never zero, so never a tight loop."""
         ceiling = min(self.cap_s, self.base_s * (2 ** min(attempt, 32)))
         return (rng or random).uniform(ceiling / 2, ceiling)
+
+
+class ReconnectGate:
+    """At most `rate_per_s` connection attempts per second in one runner, whatever the backoff says:
+    when a network blip drops every session at once, they come back a few at a time."""
+
+    def __init__(self, rate_per_s: float = 5.0):
+        self.interval_s = 1.0 / rate_per_s
+        self.next_free = 0.0
+
+    def reserve(self, now: float) -> float:
+        """Book the next free slot at or after `now`; returns how long to wait for it."""
+        slot = max(now, self.next_free)
+        self.next_free = slot + self.interval_s
+        return slot - now

@@ -30,7 +30,7 @@ from channels_wa.providers.base import (
     StatusUpdate,
 )
 from channels_wa.providers.qr_session import leases, states
-from channels_wa.providers.qr_session.backoff import Backoff
+from channels_wa.providers.qr_session.backoff import Backoff, ReconnectGate
 from channels_wa.providers.qr_session.pacing import PacingPolicy, PacingState
 from channels_wa.providers.qr_session.routing import requests_key, runner_reply
 from core.redis import get_redis
@@ -142,12 +142,15 @@ class Session:
         ):
             self.attempt = 0
         self.connected_at = None
-        delay_s = self.runner.backoff.delay_s(self.attempt, self.runner.rng)
+        due = time.monotonic() + self.runner.backoff.delay_s(self.attempt, self.runner.rng)
         self.attempt += 1
-        self.reconnect_at = time.monotonic() + delay_s
+        self.reconnect_at = due + self.runner.reconnect_gate(due)
         self.runner.reconnects_scheduled += 1
 
     def _run(self) -> None:
+        # A runner starting with many sessions connects them a few at a time, too.
+        if self.stopping.wait(self.runner.reconnect_gate(time.monotonic())):
+            return
         try:
             if self._state() in (states.AUTH_FAILED, states.LOGGED_OUT):
                 self.connection = None  # waits for "Link again" from the dashboard
@@ -346,6 +349,7 @@ class Runner:
         self.ttl_s = settings.QR_LEASE_TTL_S
         self.heartbeat_s = settings.QR_HEARTBEAT_S
         self.backoff = Backoff(base_s=settings.QR_BACKOFF_BASE_S, cap_s=settings.QR_BACKOFF_CAP_S)
+        self._gate, self._gate_lock = ReconnectGate(rate_per_s=settings.QR_RECONNECTS_PER_S), threading.Lock()
         self.rng = rng or random.Random()
         self.sessions: dict[int, Session] = {}
         self.stopping = threading.Event()
@@ -353,6 +357,10 @@ class Runner:
         self.reconnects_scheduled = 0
         self.events_applied = 0
         self._reader = threading.Thread(target=self._read_requests, name="qr-requests", daemon=True)
+
+    def reconnect_gate(self, due: float) -> float:
+        with self._gate_lock:
+            return self._gate.reserve(due)
 
     def run(self) -> None:
         logger.info("QR session runner %s starting", self.runner_id)
