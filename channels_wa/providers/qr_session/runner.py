@@ -4,6 +4,7 @@ logged on that session (as a disconnect, retried with backoff) and never reaches
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -17,7 +18,7 @@ from dataclasses import fields
 from datetime import UTC, datetime
 
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import close_old_connections, connections
 from django.utils.module_loading import import_string
 from django_tenants.utils import schema_context
 
@@ -56,6 +57,20 @@ def store_url() -> str:
     from channels_wa.providers.qr_session.client import store_url_for
 
     return settings.QR_SESSION_STORE_URL or store_url_for(settings.DATABASE_URL)
+
+
+def _releases_db(method):
+    """Listener calls arrive on the connection's own threads: give their database connection back."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            if threading.current_thread() is not self.thread:
+                connections.close_all()
+
+    return wrapper
 
 
 class Session:
@@ -148,6 +163,12 @@ class Session:
         self.runner.reconnects_scheduled += 1
 
     def _run(self) -> None:
+        try:
+            self._loop()
+        finally:
+            connections.close_all()
+
+    def _loop(self) -> None:
         # A runner starting with many sessions connects them a few at a time, too.
         if self.stopping.wait(self.runner.reconnect_gate(time.monotonic())):
             return
@@ -182,6 +203,7 @@ class Session:
 
     # --- listener (called from the connection's threads) -------------------------------------------
 
+    @_releases_db
     def on_qr(self, code: str) -> None:
         from channels_wa.providers.qr_session.services import qr_session_show_code
 
@@ -191,6 +213,7 @@ class Session:
         except Exception:
             logger.exception("QR session %s: QR code not stored", self.held.external_id)
 
+    @_releases_db
     def on_paired(self, device_jid: str) -> None:
         from channels_wa.providers.qr_session.services import qr_session_paired
 
@@ -200,29 +223,35 @@ class Session:
         except Exception:
             logger.exception("QR session %s: pairing not stored", self.held.external_id)
 
+    @_releases_db
     def on_connected(self) -> None:
         self.connected_at = time.monotonic()
         if self._state() in (states.PENDING, states.DISCONNECTED, states.NOT_STARTED):
             self._transition(states.AUTHENTICATED, "Linked to the phone.")
         self._transition(states.READY, "Connected to WhatsApp.")
 
+    @_releases_db
     def on_disconnected(self, reason: str) -> None:
         if self.stopping.is_set():
             return
         self._transition(states.DISCONNECTED, reason)
         self._schedule_reconnect()
 
+    @_releases_db
     def on_logged_out(self, reason: str) -> None:
         self.reconnect_at = None
         self._transition(states.LOGGED_OUT, reason)
 
+    @_releases_db
     def on_auth_failed(self, reason: str) -> None:
         self.reconnect_at = None
         self._transition(states.AUTH_FAILED, reason)
 
+    @_releases_db
     def on_inbound(self, event: InboundMessage) -> None:
         self._apply(event)
 
+    @_releases_db
     def on_status(self, event: StatusUpdate) -> None:
         self._apply(event)
 

@@ -34,7 +34,7 @@ def push_event(session_key: str, event) -> None:
     if isinstance(event, str):
         body = {"command": event}
     else:
-        body = {"type": type(event).__name__, "bytes": base64.b64encode(event.SerializeToString()).decode()}
+        body = {"type": type(event).__name__, "bytes": base64.b64encode(event.SerializePartialToString()).decode()}
     get_redis().rpush(key(session_key, "events"), json.dumps(body))
 
 
@@ -91,7 +91,8 @@ class FakeConnection(SessionConnection):
                 ):
                     dispatch_event(self.listener, event, external_id=self.session_key)
                 continue
-            event = getattr(neonize_proto, body["type"]).FromString(base64.b64decode(body["bytes"]))
+            event = getattr(neonize_proto, body["type"])()
+            event.MergeFromString(base64.b64decode(body["bytes"]))
             dispatch_event(self.listener, event, external_id=self.session_key)
 
     def stop(self) -> None:
