@@ -34,7 +34,8 @@ def push_event(session_key: str, event) -> None:
     if isinstance(event, str):
         body = {"command": event}
     else:
-        body = {"type": type(event).__name__, "bytes": base64.b64encode(event.SerializePartialToString()).decode()}
+        data = base64.b64encode(event.SerializePartialToString()).decode()
+        body = {"type": type(event).__name__, "bytes": data}
     get_redis().rpush(key(session_key, "events"), json.dumps(body))
 
 

@@ -70,9 +70,9 @@ def qr_channel_create(name: str):
 
 def qr_channels_delete(*channels):
     from channels_wa.models import Channel
+    from core.redis import get_redis
     from inbox.models import Contact
     from tenants.models import ChannelRoute, QRRunner
-    from core.redis import get_redis
 
     with schema_context("alpha"):
         for channel in channels:
