@@ -122,6 +122,14 @@ class FakeConnection(SessionConnection):
         message_id = "3EB0" + uuid.uuid4().hex[:16].upper()
         self.redis.rpush(
             key(self.session_key, "sent"),
-            json.dumps({"id": message_id, "to": message.to, "kind": message.kind, "text": message.text}),
+            json.dumps(
+                {
+                    "id": message_id,
+                    "to": message.to,
+                    "kind": message.kind,
+                    "text": message.text,
+                    "pid": os.getpid(),
+                }
+            ),
         )
         return SendResult(provider_message_id=message_id)
