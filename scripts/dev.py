@@ -135,6 +135,16 @@ class Supervisor:
             return 0
 
 
+def qr_runner() -> dict[str, list[str]]:
+    """The QR-code WhatsApp session runner, when the optional extra `qr` (neonize) is installed."""
+    import importlib.util
+
+    if importlib.util.find_spec("neonize") is None:
+        log("QR-code WhatsApp sessions are off: install the extra with `pip install -e '.[qr]'`")
+        return {}
+    return {"wa-sessions": [sys.executable, "manage.py", "run_wa_sessions"]}
+
+
 def run() -> int:
     port = os.environ.get("PORT", "8000")
     sandbox_port = os.environ.get("SANDBOX_PORT", "8025")
@@ -175,6 +185,7 @@ def run() -> int:
                 "--state-file",
                 str(embedded.DATA_DIR / "sandbox.json"),
             ],
+            **qr_runner(),
         }
     )
     try:
