@@ -109,6 +109,9 @@ class QRSession(models.Model):
     state = models.CharField(max_length=16, choices=State.choices, default=State.NOT_STARTED)
     state_reason = models.TextField(blank=True)
     state_changed_at = models.DateTimeField(null=True, blank=True)
+    note = models.CharField(
+        max_length=255, blank=True, help_text="What happens next, e.g. the next reconnect"
+    )
     device_jid = models.CharField(max_length=96, blank=True, help_text="whatsmeow device JID once paired")
     qr_code = models.TextField(blank=True, help_text="The QR payload to scan while pending")
     pairing_code = models.CharField(max_length=16, blank=True)

@@ -122,6 +122,15 @@ class Session:
         except Exception:
             logger.exception("QR session %s: transition to %s failed", self.held.external_id, to_state)
 
+    def _note(self, text: str) -> None:
+        from channels_wa.providers.qr_session.services import qr_session_note
+
+        try:
+            with schema_context(self.schema_name):
+                qr_session_note(session=self._session(), note=text)
+        except Exception:
+            logger.exception("QR session %s: note not stored", self.held.external_id)
+
     def _state(self) -> str:
         with schema_context(self.schema_name):
             return self._session().state
@@ -157,10 +166,14 @@ class Session:
         ):
             self.attempt = 0
         self.connected_at = None
-        due = time.monotonic() + self.runner.backoff.delay_s(self.attempt, self.runner.rng)
+        delay_s = self.runner.backoff.delay_s(self.attempt, self.runner.rng)
+        due = time.monotonic() + delay_s
         self.attempt += 1
         self.reconnect_at = due + self.runner.reconnect_gate(due)
         self.runner.reconnects_scheduled += 1
+        wait_s = self.reconnect_at - time.monotonic()
+        logger.info("QR session %s: reconnect %d in %.1f s", self.held.external_id, self.attempt, wait_s)
+        self._note(f"Reconnect attempt {self.attempt} in {wait_s:.0f} s.")
 
     def _run(self) -> None:
         try:

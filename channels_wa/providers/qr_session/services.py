@@ -34,6 +34,7 @@ def channel_status_payload(session: QRSession) -> dict:
         "error": session.state_reason if session.state in (states.AUTH_FAILED, states.LOGGED_OUT) else "",
         "session_state": session.state,
         "reason": session.state_reason,
+        "note": session.note,
         "advice": states.ADVICE[session.state],
         "changed_at": session.state_changed_at.isoformat() if session.state_changed_at else None,
         "qr_svg": qr_svg(session.qr_code) if session.state == states.PENDING and session.qr_code else "",
@@ -56,7 +57,8 @@ def qr_session_transition(*, session: QRSession, to_state: str, reason: str = ""
             session=session, from_state=session.state, to_state=to_state, reason=reason
         )
         session.state, session.state_reason, session.state_changed_at = to_state, reason, now
-        fields = ["state", "state_reason", "state_changed_at"]
+        session.note = ""
+        fields = ["state", "state_reason", "state_changed_at", "note"]
         if to_state != states.PENDING:
             session.qr_code = session.pairing_code = ""
             fields += ["qr_code", "pairing_code"]
@@ -89,6 +91,15 @@ def qr_session_show_code(*, session: QRSession, code: str) -> QRSession:
     with transaction.atomic():
         QRSession.objects.filter(pk=session.pk).update(qr_code=code)
         session.qr_code = code
+        _broadcast(session)
+    return session
+
+
+def qr_session_note(*, session: QRSession, note: str) -> QRSession:
+    """What is happening within the current state (e.g. the next reconnect), shown live; not a transition."""
+    with transaction.atomic():
+        QRSession.objects.filter(pk=session.pk).update(note=note)
+        session.note = note
         _broadcast(session)
     return session
 

@@ -13,6 +13,7 @@
     state.textContent = status.session_state.replace("_", " ");
     byId("qr-advice").textContent = status.advice || "";
     byId("qr-reason").textContent = status.reason || "";
+    byId("qr-note").textContent = status.note || "";
     // The SVG is rendered by our server (segno) from the code WhatsApp issued.
     byId("qr-code").innerHTML = status.qr_svg || "";
     byId("qr-pairing-code").textContent = status.pairing_code || "";

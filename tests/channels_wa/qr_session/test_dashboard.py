@@ -3,7 +3,6 @@ only the company's own admins acting on the company's own numbers."""
 
 from __future__ import annotations
 
-import pytest
 from django_tenants.utils import schema_context
 
 from channels_wa.models import QRSession
@@ -83,7 +82,6 @@ def test_another_company_cannot_see_or_touch_the_number(alpha, beta, qr_channel)
     assert "Shop phone" not in client.get("/channels/").content.decode()
 
 
-@pytest.mark.django_db(transaction=True)
 def test_pairing_code_comes_from_the_runner_holding_the_session(committed_db, settings):
     from tests.channels_wa.qr_session.runner_helpers import (
         FAST,

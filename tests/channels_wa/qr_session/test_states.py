@@ -62,7 +62,6 @@ def test_unknown_state_is_refused(qr_channel):
         qr_session_transition(session=qr_channel.qr_session, to_state="banana")
 
 
-@pytest.mark.django_db(transaction=True)
 def test_transitions_are_pushed_as_channel_status_after_commit(committed_db):
     """The realtime event carries the state, the reason, what to do, and the QR code as SVG."""
     from channels_wa.models import Channel
