@@ -139,8 +139,7 @@ class Session:
         self._close_connection()
         with schema_context(self.schema_name):
             session = self._session()
-        connection_class = import_string(settings.QR_SESSION_CONNECTION)
-        self.connection = connection_class(
+        self.connection = self.runner.connection_class(
             session_key=self.held.external_id,
             store_url=store_url(),
             device_jid=session.device_jid,
@@ -194,6 +193,8 @@ class Session:
             logger.exception("QR session %s: could not start", self.held.external_id)
             self._transition(states.DISCONNECTED, f"Could not start: {type(exc).__name__}: {exc}")
             self._schedule_reconnect()
+        finally:
+            connections.close_all()  # an idle session holds no database connection
         while not self.stopping.is_set():
             if self.reconnect_at is not None and time.monotonic() >= self.reconnect_at:
                 try:
@@ -202,6 +203,8 @@ class Session:
                     logger.warning("QR session %s: reconnect failed: %s", self.held.external_id, exc)
                     self._transition(states.DISCONNECTED, f"Reconnect failed: {type(exc).__name__}: {exc}")
                     self._schedule_reconnect()
+                finally:
+                    connections.close_all()
             try:
                 request = self.requests.get(timeout=0.2)
             except queue.Empty:
@@ -212,7 +215,7 @@ class Session:
                 logger.exception("QR session %s: request %s failed", self.held.external_id, request.get("op"))
                 runner_reply(request, ok=False, error={"code": "runner_error", "title": str(exc)[:200]})
             finally:
-                close_old_connections()
+                connections.close_all()
 
     # --- listener (called from the connection's threads) -------------------------------------------
 
@@ -393,6 +396,8 @@ class Runner:
         self.backoff = Backoff(base_s=settings.QR_BACKOFF_BASE_S, cap_s=settings.QR_BACKOFF_CAP_S)
         self._gate, self._gate_lock = ReconnectGate(rate_per_s=settings.QR_RECONNECTS_PER_S), threading.Lock()
         self.rng = rng or random.Random()
+        # Loaded once at start: a runner without the `qr` extra fails here, loudly, not per session.
+        self.connection_class = import_string(settings.QR_SESSION_CONNECTION)
         self.sessions: dict[int, Session] = {}
         self.stopping = threading.Event()
         self.valid_until = 0.0  # monotonic time until which our leases are surely ours
