@@ -88,7 +88,7 @@ class Session:
         self.connected_at: float | None = None
         self.reconnect_at: float | None = None
         self.thread = threading.Thread(target=self._run, name=f"qr-{held.external_id}", daemon=True)
-        self.pacing = PacingState(key=f"{self.schema_name}:{self.channel_id}")
+        self.pacing = PacingState(key=f"{self.schema_name}:{self.channel_id}")  # = services.pacing_key
 
     # --- lifecycle ---------------------------------------------------------------------------------
 

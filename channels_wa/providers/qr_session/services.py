@@ -201,3 +201,28 @@ def _store(channel: Channel, event: InboundMessage) -> str:
     from inbox.services import inbound_message_receive
 
     return "stored" if inbound_message_receive(channel=channel, event=event) is not None else "duplicate"
+
+
+def qr_pacing_estimate(*, channel: Channel, recipients: int, average_text_length: int, start=None):
+    """How long a campaign of `recipients` contacts takes on a QR channel, with what it already sent
+    today: what the campaign wizard shows before it starts."""
+    from channels_wa.providers.qr_session.pacing import PacingPolicy, PacingState, pacing_estimate
+
+    session = QRSession.objects.get(channel=channel)
+    policy = PacingPolicy.for_session(session)
+    start = start or timezone.now()
+    sent_today = PacingState(key=pacing_key(channel.id)).sent_on(start.astimezone(policy.tz).date())
+    return pacing_estimate(
+        policy,
+        recipients=recipients,
+        average_text_length=average_text_length,
+        start=start,
+        sent_today=sent_today,
+    )
+
+
+def pacing_key(channel_id: int) -> str:
+    """The session's pacing counters, shared by the runner (sending) and estimates (reading)."""
+    from django.db import connection
+
+    return f"{connection.schema_name}:{channel_id}"

@@ -115,3 +115,26 @@ def test_estimate_counts_what_was_already_sent_today():
     fresh = pacing_estimate(policy, recipients=60, average_text_length=20, start=NOW)
     busy = pacing_estimate(policy, recipients=60, average_text_length=20, start=NOW, sent_today=80)
     assert fresh.days == 1 and busy.days == 2
+
+
+def test_campaign_estimate_for_a_qr_channel_counts_todays_sends(qr_channel):
+    """What the campaign wizard shows: the session's own cap and warm-up, less what went out today."""
+    from django_tenants.utils import schema_context
+
+    from channels_wa.providers.qr_session.services import pacing_key, qr_pacing_estimate
+
+    with schema_context("alpha"):
+        session = qr_channel.qr_session
+        session.warmup_started_on, session.daily_cap = date(2025, 1, 1), 100
+        session.save()
+        fresh = qr_pacing_estimate(channel=qr_channel, recipients=60, average_text_length=50, start=NOW)
+        state = PacingState(key=pacing_key(qr_channel.id))
+        policy = PacingPolicy.for_session(session)
+        try:
+            for n in range(80):
+                state.record_send(policy, to=f"+1555000{n:04d}", at=NOW)
+            busy = qr_pacing_estimate(channel=qr_channel, recipients=60, average_text_length=50, start=NOW)
+        finally:
+            for key in get_redis().scan_iter(f"qr:pacing:{state.key}:*"):
+                get_redis().delete(key)
+    assert fresh.days == 1 and busy.days == 2
