@@ -99,8 +99,11 @@ class Session:
         self.stopping.set()
         self.thread.join(timeout=15)
         self._close_connection()
-        if self._state() not in (states.AUTH_FAILED, states.LOGGED_OUT):  # those wait for a person
-            self._transition(states.NOT_STARTED, reason)
+        try:
+            if self._state() not in (states.AUTH_FAILED, states.LOGGED_OUT):  # those wait for a person
+                self._transition(states.NOT_STARTED, reason)
+        except Exception:  # e.g. the channel was deleted, which is why its lease went away
+            logger.info("QR session %s: stopped; its channel is gone", self.held.external_id)
 
     def _session(self):
         from channels_wa.models import Channel, QRSession

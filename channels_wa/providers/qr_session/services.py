@@ -83,14 +83,15 @@ def qr_session_transition(*, session: QRSession, to_state: str, reason: str = ""
 
 
 def qr_session_show_code(*, session: QRSession, code: str) -> QRSession:
-    """A new QR code to scan (whatsmeow rotates them): pending, and pushed to the dashboard."""
-    if session.state != states.PENDING:
-        session = qr_session_transition(
-            session=session, to_state=states.PENDING, reason="Waiting for a scan."
-        )
+    """A new QR code to scan (whatsmeow rotates them): pending, and pushed to the dashboard in one event
+    (two events could reach the page in either order and hide the code)."""
     with transaction.atomic():
         QRSession.objects.filter(pk=session.pk).update(qr_code=code)
         session.qr_code = code
+        if session.state != states.PENDING:
+            return qr_session_transition(
+                session=session, to_state=states.PENDING, reason="Waiting for a scan."
+            )
         _broadcast(session)
     return session
 

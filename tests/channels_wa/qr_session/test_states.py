@@ -80,11 +80,12 @@ def test_transitions_are_pushed_as_channel_status_after_commit(committed_db):
             status_events = [
                 (payload["session_state"], payload) for kind, payload, _ in sent if kind == "channel.status"
             ]
-            assert [state for state, _ in status_events] == ["pending", "pending", "authenticated", "ready"]
-            pending = status_events[1][1]
+            # One event per change: the first QR code comes with the move to pending.
+            assert [state for state, _ in status_events] == ["pending", "authenticated", "ready"]
+            pending = status_events[0][1]
             assert pending["qr_svg"].startswith("<svg") and pending["id"] == channel.id
             assert pending["advice"].startswith("Open WhatsApp")
-            assert status_events[3][1]["status"] == "connected" and status_events[3][1]["qr_svg"] == ""
+            assert status_events[2][1]["status"] == "connected" and status_events[2][1]["qr_svg"] == ""
             assert all(groups == ["alpha.company"] for kind, _, groups in sent if kind == "channel.status")
             channel.qr_session.refresh_from_db()
             assert (
