@@ -152,3 +152,25 @@ def test_logout_is_shown_and_not_retried_until_linked_again(fast_runner_settings
             wait_for(lambda: session_of(channel).state == "pending", what="a new QR code")
     finally:
         qr_channels_delete(channel)
+
+
+def test_deleting_a_hosted_channel_stops_its_session_and_nothing_else(fast_runner_settings):
+    from channels_wa.services import channel_delete
+
+    keep, gone = qr_channel_create("Keep"), qr_channel_create("Gone")
+    try:
+        with RunnerThread("runner-e") as runner:
+            wait_for(
+                lambda: session_of(keep).state == "pending" and session_of(gone).state == "pending",
+                what="both",
+            )
+            with schema_context("alpha"):
+                channel_delete(channel=gone)
+            wait_for(lambda: len(runner.sessions) == 1, what="the deleted channel's session stopped")
+            wait_for(
+                lambda: not get_redis().hexists(fake.HOLDERS_KEY, gone.external_id), what="connection closed"
+            )
+            fake.push_event(keep.external_id, "scan")
+            wait_for(lambda: session_of(keep).state == "ready", what="the other session carries on")
+    finally:
+        qr_channels_delete(keep)
