@@ -12,9 +12,11 @@ real or the test double at this boundary, reports through it.
 from __future__ import annotations
 
 import abc
+import base64
 import logging
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlencode, urlparse, urlunparse
@@ -81,6 +83,10 @@ class SessionConnection(abc.ABC):
     @abc.abstractmethod
     def pair_phone(self, phone: str) -> str:
         """Ask WhatsApp for an 8-character code to type on the phone instead of scanning."""
+
+    @abc.abstractmethod
+    def download(self, media_message: bytes) -> bytes:
+        """The decrypted file of a received media message (its serialized waE2E.Message)."""
 
 
 def store_url_for(database_url: str) -> str:
@@ -213,6 +219,11 @@ def message_to_inbound(event: neonize_proto.Message, *, external_id: str) -> Inb
     phone, lid = _sender_identity(source)
     content = _content(event.Message)
     context = _context(event.Message)
+    raw_extra = {}
+    if content.get("media") is not None:
+        # WhatsApp media is end-to-end encrypted: downloading it later needs the message's media keys.
+        content["media"] = replace(content["media"], media_id=info.ID)
+        raw_extra["media_message"] = base64.b64encode(event.Message.SerializePartialToString()).decode()
     is_group = source.IsGroup or source.Chat.Server == GROUP_SERVER
     return InboundMessage(
         external_id=external_id,
@@ -234,6 +245,7 @@ def message_to_inbound(event: neonize_proto.Message, *, external_id: str) -> Inb
             "sender_lid": lid,
             "sender_phone": phone,
             "type": info.Type,
+            **raw_extra,
         },
     )
 
@@ -403,6 +415,11 @@ class NeonizeConnection(SessionConnection):
 
     def pair_phone(self, phone: str) -> str:
         return self._client.PairPhone(phone.lstrip("+"), show_push_notification=True)
+
+    def download(self, media_message: bytes) -> bytes:
+        message = e2e.Message()
+        message.MergeFromString(media_message)
+        return self._client.download_any(message)
 
     def send(self, message: OutboundMessage) -> SendResult:
         from neonize.exc import NeonizeError

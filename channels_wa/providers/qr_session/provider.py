@@ -72,7 +72,51 @@ class QRSessionProvider(Provider):
     def parse_webhook(self, body: bytes, headers: Mapping[str, str]) -> list[InboundEvent]:
         raise ValueError("QR sessions receive no webhooks")
 
-    def fetch_media(self, ref: str) -> FetchedMedia:
+    def upload_media(self, *, content: bytes, mime_type: str, filename: str) -> str:
         raise ProviderRequestError(
-            ProviderError(code="not_supported", title="Media download on QR sessions is not supported yet")
+            ProviderError(
+                code="not_supported",
+                title="QR-code sessions send media by link; uploading ahead is not supported",
+            )
+        )
+
+    def fetch_media(self, ref: str) -> FetchedMedia:
+        """Download a received file through the runner holding the session (it has the keys)."""
+        import base64
+
+        from inbox.models import Message
+
+        message = (
+            Message.objects.filter(
+                channel__provider=self.name,
+                channel__external_id=self.config.external_id,
+                media_provider_id=ref,
+            )
+            .only("raw", "media_mime_type", "channel_id")
+            .first()
+        )
+        if message is None or not message.raw.get("media_message"):
+            raise ProviderRequestError(ProviderError(code="media_unknown", title="No such received file"))
+        try:
+            reply = runner_call(
+                schema_name=connection.schema_name,
+                channel_id=message.channel_id,
+                op="download",
+                payload={"media_message": message.raw["media_message"]},
+            )
+        except SessionUnavailable as exc:
+            raise ProviderRequestError(
+                ProviderError(code="session_unavailable", title=str(exc), is_transient=True)
+            ) from exc
+        if not reply.ok:
+            error = reply.data.get("error") or {}
+            raise ProviderRequestError(
+                ProviderError(
+                    code=error.get("code", "qr_error"),
+                    title=error.get("title", "Download failed"),
+                    is_transient=bool(error.get("is_transient", True)),
+                )
+            )
+        return FetchedMedia(
+            content=base64.b64decode(reply.data["content"]), mime_type=message.media_mime_type
         )

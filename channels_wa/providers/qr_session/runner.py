@@ -4,6 +4,7 @@ logged on that session (as a disconnect, retried with backoff) and never reaches
 
 from __future__ import annotations
 
+import base64
 import functools
 import json
 import logging
@@ -37,6 +38,8 @@ from channels_wa.providers.qr_session.routing import requests_key, runner_reply
 from core.redis import get_redis
 
 logger = logging.getLogger(__name__)
+
+MAX_DOWNLOAD_BYTES = 32 * 2**20  # inbound files travel back to the worker through Redis
 
 
 def outbound_from_dict(data: dict) -> OutboundMessage:
@@ -307,6 +310,25 @@ class Session:
             with schema_context(self.schema_name):
                 qr_session_set_pairing_code(session=self._session(), code=code)
             return runner_reply(request, ok=True, pairing_code=code)
+        if op == "download":
+            if self.connection is None or self._state() != states.READY:
+                return runner_reply(
+                    request,
+                    ok=False,
+                    error={"code": "session_not_ready", "title": "The session is not ready"},
+                )
+            content = self.connection.download(base64.b64decode(request["payload"]["media_message"]))
+            if len(content) > MAX_DOWNLOAD_BYTES:
+                return runner_reply(
+                    request,
+                    ok=False,
+                    error={
+                        "code": "media_too_large",
+                        "title": "The file is too large",
+                        "is_transient": False,
+                    },
+                )
+            return runner_reply(request, ok=True, content=base64.b64encode(content).decode())
         if op == "restart":
             self.attempt = 0
             self._connect()

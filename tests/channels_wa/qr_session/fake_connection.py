@@ -110,6 +110,13 @@ class FakeConnection(SessionConnection):
     def typing(self, to: str, *, is_typing: bool) -> None:
         self.redis.rpush(key(self.session_key, "typing"), json.dumps({"to": to, "is_typing": is_typing}))
 
+    def download(self, media_message: bytes) -> bytes:
+        from neonize.proto.waE2E import WAWebProtobufsE2E_pb2 as e2e
+
+        message = e2e.Message()
+        message.MergeFromString(media_message)
+        return b"fake file for " + message.imageMessage.caption.encode()
+
     def pair_phone(self, phone: str) -> str:
         return f"FAKE-{phone[-4:]}"
 

@@ -174,3 +174,30 @@ def test_deleting_a_hosted_channel_stops_its_session_and_nothing_else(fast_runne
             wait_for(lambda: session_of(keep).state == "ready", what="the other session carries on")
     finally:
         qr_channels_delete(keep)
+
+
+def test_received_files_are_downloaded_through_the_holding_runner(fast_runner_settings):
+    from inbox.models import Message
+
+    channel = qr_channel_create("Media")
+    try:
+        with RunnerThread("runner-f"):
+            wait_for(lambda: session_of(channel).state == "pending", what="pending")
+            fake.push_event(channel.external_id, "scan")
+            wait_for(lambda: session_of(channel).state == "ready", what="ready")
+            event = inbound("", "3EB0IMG1")
+            event.Message.Clear()
+            event.Message.imageMessage.CopyFrom(e2e.ImageMessage(mimetype="image/jpeg", caption="my receipt"))
+            fake.push_event(channel.external_id, event)
+            with schema_context("alpha"):
+                message = wait_for(
+                    lambda: (
+                        Message.objects.filter(provider_message_id="3EB0IMG1").exclude(media_file="").first()
+                    ),
+                    what="the file stored",
+                )
+                assert message.kind == "image" and message.body == "my receipt"
+                assert message.media_file.read() == b"fake file for my receipt"
+                assert message.media_error == ""
+    finally:
+        qr_channels_delete(channel)
