@@ -138,3 +138,58 @@ def qr_session_restart(request, channel_id: int):
 def qr_session_logout(request, channel_id: int):
     _admin_only(request)
     return _call(_session(request, channel_id), "logout", {})
+
+
+@login_required
+@require_POST
+def qr_session_settings(request, channel_id: int):
+    """Group messages on or off, the daily cap, quiet hours and their time zone."""
+    from datetime import time
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    from channels_wa.providers.qr_session.services import qr_session_update_settings
+
+    _admin_only(request)
+    session = _session(request, channel_id)
+    errors = {}
+    try:
+        daily_cap = int(request.POST.get("daily_cap", session.daily_cap))
+        if not 1 <= daily_cap <= 1000:
+            raise ValueError
+    except ValueError:
+        errors["daily_cap"] = "A whole number from 1 to 1000."
+    quiet = []
+    for name in ("quiet_hours_start", "quiet_hours_end"):
+        value = request.POST.get(name, "").strip()
+        try:
+            quiet.append(time.fromisoformat(value) if value else None)
+        except ValueError:
+            errors[name] = "A time such as 21:00."
+    timezone_name = request.POST.get("timezone", session.timezone).strip() or "UTC"
+    try:
+        ZoneInfo(timezone_name)
+    except (ZoneInfoNotFoundError, ValueError):
+        errors["timezone"] = "A time zone such as Europe/Berlin."
+    if not errors and (quiet[0] is None) != (quiet[1] is None):
+        errors["quiet_hours_end"] = "Give both the start and the end of quiet hours, or neither."
+    if errors:
+        return JsonResponse(
+            {"error": {"code": "validation_failed", "message": "Check the settings.", "details": errors}},
+            status=400,
+        )
+    session = qr_session_update_settings(
+        session=session,
+        is_group_messages_enabled=request.POST.get("is_group_messages_enabled") == "on",
+        daily_cap=daily_cap,
+        quiet_hours=(quiet[0], quiet[1]),
+        timezone_name=timezone_name,
+    )
+    return JsonResponse(
+        {
+            "is_group_messages_enabled": session.is_group_messages_enabled,
+            "daily_cap": session.daily_cap,
+            "quiet_hours_start": session.quiet_hours_start.isoformat() if session.quiet_hours_start else None,
+            "quiet_hours_end": session.quiet_hours_end.isoformat() if session.quiet_hours_end else None,
+            "timezone": session.timezone,
+        }
+    )

@@ -10,4 +10,5 @@ urlpatterns = [
     path("<int:channel_id>/qr/pair/", dashboard.qr_session_pair, name="qr-session-pair"),
     path("<int:channel_id>/qr/restart/", dashboard.qr_session_restart, name="qr-session-restart"),
     path("<int:channel_id>/qr/logout/", dashboard.qr_session_logout, name="qr-session-logout"),
+    path("<int:channel_id>/qr/settings/", dashboard.qr_session_settings, name="qr-session-settings"),
 ]

@@ -126,19 +126,27 @@ def qr_session_update_settings(
     session: QRSession,
     is_group_messages_enabled: bool | None = None,
     daily_cap: int | None = None,
-    quiet_hours_start=None,
-    quiet_hours_end=None,
+    quiet_hours: tuple | None = None,
     timezone_name: str | None = None,
 ) -> QRSession:
+    """Change the session's safety settings; `quiet_hours` is (start, end), (None, None) for none."""
     if is_group_messages_enabled is not None:
         session.is_group_messages_enabled = is_group_messages_enabled
     if daily_cap is not None:
         session.daily_cap = daily_cap
-    if quiet_hours_start is not None or quiet_hours_end is not None:
-        session.quiet_hours_start, session.quiet_hours_end = quiet_hours_start, quiet_hours_end
+    if quiet_hours is not None:
+        session.quiet_hours_start, session.quiet_hours_end = quiet_hours
     if timezone_name is not None:
         session.timezone = timezone_name
-    session.save()
+    session.save(
+        update_fields=[
+            "is_group_messages_enabled",
+            "daily_cap",
+            "quiet_hours_start",
+            "quiet_hours_end",
+            "timezone",
+        ]
+    )
     return session
 
 

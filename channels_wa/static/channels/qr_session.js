@@ -54,6 +54,8 @@
 
   const pairForm = byId("qr-pair-form");
   if (pairForm) submit(pairForm, (body) => { byId("qr-pairing-code").textContent = body.pairing_code || ""; });
+  const settingsForm = byId("qr-settings-form");
+  if (settingsForm) submit(settingsForm, () => { const r = byId("qr-action-result"); if (r) r.textContent = "Saved."; });
   document.querySelectorAll("form.qr-action").forEach((form) =>
     submit(form, () => { const r = byId("qr-action-result"); if (r) r.textContent = "Done."; })
   );

@@ -67,13 +67,14 @@ def test_agents_see_but_cannot_act(alpha, qr_channel):
     assert client.get(f"/channels/{qr_channel.id}/qr/").status_code == 200
     assert client.post(f"/channels/{qr_channel.id}/qr/logout/").status_code == 403
     assert client.post(f"/channels/{qr_channel.id}/qr/pair/", {"phone": "+15551234567"}).status_code == 403
+    assert client.post(f"/channels/{qr_channel.id}/qr/settings/", {"daily_cap": "900"}).status_code == 403
 
 
 def test_another_company_cannot_see_or_touch_the_number(alpha, beta, qr_channel):
     client = owner_client(beta)
     for path in ("qr/", "qr/status/"):
         assert client.get(f"/channels/{qr_channel.id}/{path}").status_code == 404
-    for path in ("qr/pair/", "qr/restart/", "qr/logout/"):
+    for path in ("qr/pair/", "qr/restart/", "qr/logout/", "qr/settings/"):
         assert client.post(f"/channels/{qr_channel.id}/{path}", {"phone": "+15551234567"}).status_code == 404
     # A session cookie of beta does not work on alpha's host either.
     cross = host_client(alpha.host)
@@ -107,3 +108,38 @@ def test_pairing_code_comes_from_the_runner_holding_the_session(committed_db, se
             assert session_of(channel).pairing_code == "FAKE-4321"
     finally:
         qr_channels_delete(channel)
+
+
+def test_admins_set_groups_cap_and_quiet_hours(alpha, qr_channel):
+    client = owner_client(alpha)
+    url = f"/channels/{qr_channel.id}/qr/settings/"
+    response = client.post(
+        url,
+        {
+            "daily_cap": "120",
+            "quiet_hours_start": "21:00",
+            "quiet_hours_end": "08:30",
+            "timezone": "Europe/Berlin",
+            "is_group_messages_enabled": "on",
+        },
+    )
+    assert response.status_code == 200, response.content
+    with schema_context("alpha"):
+        session = QRSession.objects.get(channel=qr_channel)
+        assert (session.daily_cap, session.timezone, session.is_group_messages_enabled) == (
+            120,
+            "Europe/Berlin",
+            True,
+        )
+        assert (
+            session.quiet_hours_start.isoformat() == "21:00:00"
+            and session.quiet_hours_end.isoformat() == "08:30:00"
+        )
+    bad = client.post(url, {"daily_cap": "0", "quiet_hours_start": "21:00", "timezone": "Mars/Base"})
+    assert bad.status_code == 400
+    assert set(bad.json()["error"]["details"]) == {"daily_cap", "timezone"}
+    half = client.post(url, {"daily_cap": "100", "quiet_hours_start": "21:00", "timezone": "UTC"})
+    assert half.status_code == 400 and "quiet_hours_end" in half.json()["error"]["details"]
+    off = client.post(url, {"daily_cap": "100", "timezone": "UTC"})  # unchecked box, no quiet hours
+    assert off.status_code == 200 and off.json()["is_group_messages_enabled"] is False
+    assert off.json()["quiet_hours_start"] is None
