@@ -201,3 +201,50 @@ def test_received_files_are_downloaded_through_the_holding_runner(fast_runner_se
                 assert message.media_error == ""
     finally:
         qr_channels_delete(channel)
+
+
+def test_a_send_over_the_daily_cap_waits_instead_of_failing(fast_runner_settings):
+    """Pacing holds the message back (queued, retried when the cap resets) even on its last attempt."""
+    from datetime import UTC, datetime
+
+    from channels_wa.providers.qr_session.client import message_to_inbound
+    from channels_wa.providers.qr_session.pacing import PacingPolicy, PacingState
+    from channels_wa.providers.qr_session.services import pacing_key, qr_inbound_apply
+    from inbox.models import Conversation, Message
+    from inbox.services import DeliveryOutcome, message_deliver
+
+    channel = qr_channel_create("Capped")
+    state = None
+    try:
+        with RunnerThread("runner-g"):
+            wait_for(lambda: session_of(channel).state == "pending", what="pending")
+            fake.push_event(channel.external_id, "scan")
+            wait_for(lambda: session_of(channel).state == "ready", what="ready")
+            with schema_context("alpha"):
+                qr_inbound_apply(
+                    channel=channel, event=message_to_inbound(inbound("hi", "3EB0CAP"), external_id="x")
+                )
+                conversation = Conversation.objects.get(channel=channel)
+                message = Message.objects.create(
+                    conversation=conversation,
+                    channel=channel,
+                    direction="outbound",
+                    kind="text",
+                    body="offer",
+                    status="queued",
+                )
+                state = PacingState(key=pacing_key(channel.id))
+                policy = PacingPolicy.for_session(session_of(channel))
+                for n in range(20):  # a new number's first-day cap
+                    state.record_send(policy, to=f"+1555200{n:04d}", at=datetime.now(tz=UTC))
+                outcome, error = message_deliver(message_id=message.id, is_last_attempt=True)
+                assert outcome == DeliveryOutcome.RETRY and error.code == "paced"
+                assert error.retry_after_s > 0 and "daily_cap:20" in error.title
+                message.refresh_from_db()
+                assert message.status == "queued"
+                assert fake.sent_messages(channel.external_id) == []
+    finally:
+        if state is not None:
+            for key in get_redis().scan_iter(f"qr:pacing:{state.key}:*"):
+                get_redis().delete(key)
+        qr_channels_delete(channel)
