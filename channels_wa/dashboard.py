@@ -64,7 +64,7 @@ def qr_session_page(request, channel_id: int):
     context = {
         "session": session,
         "channel": session.channel,
-        "status": channel_status_payload(session),
+        "status": channel_status_payload(session, include_codes=request.user.is_company_admin),
         "transitions": session.transitions.order_by("-occurred_at", "-id")[:20],
         "company": request.tenant,
         "can_manage": request.user.is_company_admin,
@@ -75,7 +75,8 @@ def qr_session_page(request, channel_id: int):
 @login_required
 def qr_session_status(request, channel_id: int):
     """The current state, for a page that reconnects and may have missed events."""
-    return JsonResponse(channel_status_payload(_session(request, channel_id)))
+    session = _session(request, channel_id)
+    return JsonResponse(channel_status_payload(session, include_codes=request.user.is_company_admin))
 
 
 def _call(session: QRSession, op: str, payload: dict, timeout_s: float = 20) -> JsonResponse:

@@ -27,8 +27,11 @@ def qr_svg(code: str) -> str:
     return segno.make(code, error="l").svg_inline(scale=5, border=2, dark="#111827")
 
 
-def channel_status_payload(session: QRSession) -> dict:
-    return {
+def channel_status_payload(session: QRSession, *, include_codes: bool = True) -> dict:
+    """The `channel.status` event of a QR session. The QR and pairing codes link a phone to the company's
+    number, so only owners and admins get them (`include_codes`); the keys are absent, not empty, for the
+    others, so a page never blanks a code because of them."""
+    payload = {
         "id": session.channel_id,
         "status": states.CHANNEL_STATUS[session.state],
         "error": session.state_reason if session.state in (states.AUTH_FAILED, states.LOGGED_OUT) else "",
@@ -37,13 +40,27 @@ def channel_status_payload(session: QRSession) -> dict:
         "note": session.note,
         "advice": states.ADVICE[session.state],
         "changed_at": session.state_changed_at.isoformat() if session.state_changed_at else None,
-        "qr_svg": qr_svg(session.qr_code) if session.state == states.PENDING and session.qr_code else "",
-        "pairing_code": session.pairing_code if session.state == states.PENDING else "",
     }
+    if include_codes:
+        is_pending = session.state == states.PENDING
+        payload["qr_svg"] = qr_svg(session.qr_code) if is_pending and session.qr_code else ""
+        payload["pairing_code"] = session.pairing_code if is_pending else ""
+    return payload
 
 
 def _broadcast(session: QRSession) -> None:
-    broadcast_on_commit("channel.status", channel_status_payload(session))
+    from django.db import connection
+
+    from accounts.models import User
+    from core.realtime import user_group
+
+    broadcast_on_commit("channel.status", channel_status_payload(session, include_codes=False))
+    admins = User.objects.filter(is_active=True, role__in=[User.Role.OWNER, User.Role.ADMIN]).values_list(
+        "id", flat=True
+    )
+    groups = [user_group(connection.schema_name, user_id) for user_id in admins]
+    if groups:
+        broadcast_on_commit("channel.status", channel_status_payload(session), groups=groups)
 
 
 def qr_session_transition(*, session: QRSession, to_state: str, reason: str = "") -> QRSession:

@@ -14,9 +14,10 @@
     byId("qr-advice").textContent = status.advice || "";
     byId("qr-reason").textContent = status.reason || "";
     byId("qr-note").textContent = status.note || "";
+    // Codes come only to owners and admins (their own event); the company-wide event has no such keys.
     // The SVG is rendered by our server (segno) from the code WhatsApp issued.
-    byId("qr-code").innerHTML = status.qr_svg || "";
-    byId("qr-pairing-code").textContent = status.pairing_code || "";
+    if ("qr_svg" in status) byId("qr-code").innerHTML = status.qr_svg;
+    if ("pairing_code" in status) byId("qr-pairing-code").textContent = status.pairing_code;
     const history = byId("qr-history");
     if (history && status.changed_at) {
       const item = document.createElement("li");

@@ -62,9 +62,14 @@ def test_pairing_without_a_runner_is_a_clear_503(alpha, qr_channel):
 def test_agents_see_but_cannot_act(alpha, qr_channel):
     with schema_context("alpha"):
         agent = UserFactory(email="agent-qr@alpha.test")
+        QRSession.objects.filter(channel=qr_channel).update(
+            state="pending", qr_code="2@ref,noise,identity,adv"
+        )
     client = host_client(alpha.host)
     login(client, alpha.host, agent.email, PASSWORD)
-    assert client.get(f"/channels/{qr_channel.id}/qr/").status_code == 200
+    page = client.get(f"/channels/{qr_channel.id}/qr/")
+    assert page.status_code == 200 and "<svg" not in page.content.decode()  # scanning it links a phone
+    assert "qr_svg" not in client.get(f"/channels/{qr_channel.id}/qr/status/").json()
     assert client.post(f"/channels/{qr_channel.id}/qr/logout/").status_code == 403
     assert client.post(f"/channels/{qr_channel.id}/qr/pair/", {"phone": "+15551234567"}).status_code == 403
     assert client.post(f"/channels/{qr_channel.id}/qr/settings/", {"daily_cap": "900"}).status_code == 403

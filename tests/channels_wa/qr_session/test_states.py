@@ -64,6 +64,7 @@ def test_unknown_state_is_refused(qr_channel):
 
 def test_transitions_are_pushed_as_channel_status_after_commit(committed_db):
     """The realtime event carries the state, the reason, what to do, and the QR code as SVG."""
+    from accounts.models import User
     from channels_wa.models import Channel
     from channels_wa.services import channel_create
     from tests.helpers import unique
@@ -77,16 +78,25 @@ def test_transitions_are_pushed_as_channel_status_after_commit(committed_db):
                     session=session, to_state=states.AUTHENTICATED, reason="scanned"
                 )
                 qr_session_transition(session=session, to_state=states.READY, reason="connected")
-            status_events = [
-                (payload["session_state"], payload) for kind, payload, _ in sent if kind == "channel.status"
+            company = [
+                p for kind, p, groups in sent if kind == "channel.status" and groups == ["alpha.company"]
+            ]
+            admins = [
+                (p, groups)
+                for kind, p, groups in sent
+                if kind == "channel.status" and groups != ["alpha.company"]
             ]
             # One event per change: the first QR code comes with the move to pending.
-            assert [state for state, _ in status_events] == ["pending", "authenticated", "ready"]
-            pending = status_events[0][1]
+            assert [p["session_state"] for p in company] == ["pending", "authenticated", "ready"]
+            assert [p["session_state"] for p, _ in admins] == ["pending", "authenticated", "ready"]
+            # The code links a phone to the number: only owners' and admins' own groups get it.
+            assert all("qr_svg" not in p and "pairing_code" not in p for p in company)
+            pending, groups = admins[0]
             assert pending["qr_svg"].startswith("<svg") and pending["id"] == channel.id
+            owner = User.objects.get(email="owner@alpha.test")
+            assert f"alpha.user.{owner.id}" in groups and all(g.startswith("alpha.user.") for g in groups)
             assert pending["advice"].startswith("Open WhatsApp")
-            assert status_events[2][1]["status"] == "connected" and status_events[2][1]["qr_svg"] == ""
-            assert all(groups == ["alpha.company"] for kind, _, groups in sent if kind == "channel.status")
+            assert company[2]["status"] == "connected" and admins[2][0]["qr_svg"] == ""
             channel.qr_session.refresh_from_db()
             assert (
                 channel.qr_session.warmup_started_on is not None
