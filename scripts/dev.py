@@ -74,6 +74,7 @@ def banner(port: str, sandbox_port: str) -> None:
     lines.append(f"  Demo dashboard:    http://demo.{base}:{port}/")
     lines.append(f"  Second company:    http://acme.{base}:{port}/")
     lines.append(f"  API docs:          http://demo.{base}:{port}/api/v1/docs/")
+    lines.append(f"  Channels, QR code: http://demo.{base}:{port}/channels/")
     lines.append(f"  Health:            http://demo.{base}:{port}/health")
     lines.append(
         f"  WhatsApp sandbox:  http://127.0.0.1:{sandbox_port}/  (play the customer: message the demo number)"
