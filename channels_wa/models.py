@@ -19,6 +19,7 @@ class Channel(models.Model):
         TWILIO_SMS = "twilio_sms", "SMS through Twilio"
         META_MESSENGER = "meta_messenger", "Facebook Messenger"
         META_INSTAGRAM = "meta_instagram", "Instagram"
+        QR_SESSION = "qr_session", "WhatsApp (QR code)"
 
     class Status(models.TextChoices):
         CONNECTING = "connecting", "Connecting"
@@ -115,3 +116,64 @@ class Template(models.Model):
     @property
     def is_approved(self) -> bool:
         return self.status.upper() == "APPROVED"
+
+
+class QRSession(models.Model):
+    """The WhatsApp Web session behind a `qr_session` channel: its lifecycle and its safety settings.
+    The session keys themselves live in whatsmeow's own store (PostgreSQL schema `whatsmeow`)."""
+
+    class State(models.TextChoices):
+        NOT_STARTED = "not_started", "Not started"
+        PENDING = "pending", "Waiting for the QR code to be scanned"
+        AUTHENTICATED = "authenticated", "Authenticated, connecting"
+        READY = "ready", "Ready"
+        AUTH_FAILED = "auth_failed", "Authentication failed"
+        DISCONNECTED = "disconnected", "Disconnected"
+        LOGGED_OUT = "logged_out", "Logged out"
+
+    channel = models.OneToOneField(Channel, on_delete=models.CASCADE, related_name="qr_session")
+    state = models.CharField(max_length=16, choices=State.choices, default=State.NOT_STARTED)
+    state_reason = models.TextField(blank=True)
+    state_changed_at = models.DateTimeField(null=True, blank=True)
+    note = models.CharField(
+        max_length=255, blank=True, help_text="What happens next, e.g. the next reconnect"
+    )
+    device_jid = models.CharField(max_length=96, blank=True, help_text="whatsmeow device JID once paired")
+    qr_code = models.TextField(blank=True, help_text="The QR payload to scan while pending")
+    pairing_code = models.CharField(max_length=16, blank=True)
+    is_group_messages_enabled = models.BooleanField(default=False)
+    daily_cap = models.PositiveIntegerField(default=250, help_text="Most messages a day once warmed up")
+    warmup_started_on = models.DateField(null=True, blank=True, help_text="First day the number was ready")
+    quiet_hours_start = models.TimeField(null=True, blank=True)
+    quiet_hours_end = models.TimeField(null=True, blank=True)
+    timezone = models.CharField(max_length=64, default="UTC")
+
+    def __str__(self) -> str:
+        return f"{self.channel} [{self.state}]"
+
+
+class QRSessionTransition(models.Model):
+    """Every state change of a session, with when and why."""
+
+    session = models.ForeignKey(QRSession, on_delete=models.CASCADE, related_name="transitions")
+    from_state = models.CharField(max_length=16)
+    to_state = models.CharField(max_length=16)
+    reason = models.TextField(blank=True)
+    occurred_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["occurred_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.from_state} → {self.to_state}"
+
+
+class LidMapping(models.Model):
+    """WhatsApp's LID (privacy id) of a contact and the phone number it stands for, once learned."""
+
+    lid = models.CharField(max_length=32, unique=True)
+    phone = models.CharField(max_length=20, help_text="E.164")
+    learned_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.lid} = {self.phone}"

@@ -13,7 +13,7 @@ from django.utils import timezone
 from django_tenants.utils import get_public_schema_name, schema_context
 
 from automation.services import webhook_event_emit
-from channels_wa.models import Channel, Template
+from channels_wa.models import Channel, QRSession, Template
 from channels_wa.providers.base import ProviderRequestError
 from channels_wa.providers.registry import PROVIDERS, ROUTE_KIND, WEBHOOK_PATH, provider_for
 from core.errors import BusinessRuleViolation, Conflict, OmniDeskError, ValidationFailed
@@ -137,6 +137,8 @@ def channel_create(
                 registrar(channel=channel)
 
         transaction.on_commit(register)
+    if provider == Channel.Provider.QR_SESSION:
+        QRSession.objects.create(channel=channel)  # a session runner picks it up and shows the QR code
     return channel
 
 

@@ -248,6 +248,21 @@ WHATSAPP_SANDBOX_URL = env("WHATSAPP_SANDBOX_URL", "http://127.0.0.1:8025")
 # Where the sandbox calls this app back (it must reach daphne); the company host is kept in the URL.
 WHATSAPP_SANDBOX_WEBHOOK_BASE = env("WHATSAPP_SANDBOX_WEBHOOK_BASE", "http://{host}:8000")
 
+# QR-code WhatsApp sessions (optional extra `qr`), hosted by `manage.py run_wa_sessions`.
+QR_SESSION_CONNECTION = env(
+    "QR_SESSION_CONNECTION", "channels_wa.providers.qr_session.client.NeonizeConnection"
+)
+# whatsmeow's key store; default: this database, schema `whatsmeow`.
+QR_SESSION_STORE_URL = env("QR_SESSION_STORE_URL")
+QR_LEASE_TTL_S = float(env("QR_LEASE_TTL_S", "30"))
+QR_HEARTBEAT_S = float(env("QR_HEARTBEAT_S", "10"))
+QR_SEND_TIMEOUT_S = float(env("QR_SEND_TIMEOUT_S", "60"))
+QR_BACKOFF_BASE_S = float(env("QR_BACKOFF_BASE_S", "2"))
+QR_BACKOFF_CAP_S = float(env("QR_BACKOFF_CAP_S", "300"))
+QR_RECONNECTS_PER_S = float(env("QR_RECONNECTS_PER_S", "5"))  # per runner, however many sessions drop
+# Multiplies every pacing pause (gaps, typing); 1 in production, tiny in tests and benchmarks.
+QR_PACING_SCALE = float(env("QR_PACING_SCALE", "1"))
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

@@ -11,5 +11,6 @@ urlpatterns = [
     path("admin/", tenant_site.urls),
     path("health", health, name="health"),
     path("webhooks/", include("channels_wa.urls")),
+    path("channels/", include("channels_wa.dashboard_urls")),
     path("api/v1/", include("api.urls")),
 ]

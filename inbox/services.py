@@ -707,6 +707,11 @@ def _outbound(message: Message) -> base.OutboundMessage:
     return outbound
 
 
+# A provider holding a send back to keep the number safe (QR sessions: daily cap, quiet hours): not a
+# failure, so it never uses up the message's attempts.
+PACED = "paced"
+
+
 class DeliveryOutcome:
     SENT, FAILED, RETRY, SKIPPED = "sent", "failed", "retry", "skipped"
 
@@ -738,7 +743,7 @@ def message_deliver(*, message_id: int, is_last_attempt: bool = False) -> tuple[
             message.sent_at = message.sent_at or timezone.now()
             _apply_pending_statuses(message)
             outcome = DeliveryOutcome.SENT
-        elif result.error.is_transient and not is_last_attempt:
+        elif result.error.is_transient and (not is_last_attempt or result.error.code == PACED):
             message.status = Message.Status.QUEUED
             message.error_code, message.error_title = result.error.code, result.error.title
             message.save(update_fields=["status", "error_code", "error_title"])

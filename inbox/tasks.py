@@ -6,7 +6,7 @@ from celery import shared_task
 from django.utils import timezone
 from django_tenants.utils import get_tenant_model, schema_context
 
-from inbox.services import DeliveryOutcome, message_deliver
+from inbox.services import PACED, DeliveryOutcome, message_deliver
 
 MAX_SEND_ATTEMPTS = 6
 
@@ -17,6 +17,10 @@ def deliver_message(self, message_id: int) -> str:
         message_id=message_id, is_last_attempt=self.request.retries >= MAX_SEND_ATTEMPTS - 1
     )
     if outcome == DeliveryOutcome.RETRY:
+        if error.code == PACED:  # held back until the cap resets or quiet hours end; not an attempt
+            if self.request.is_eager:  # inline runs cannot wait; the queued-message sweeper resends it
+                return outcome
+            raise self.retry(countdown=max(1.0, error.retry_after_s or 60), max_retries=None)
         delay_s = max(error.retry_after_s or 0, 2**self.request.retries)
         raise self.retry(countdown=delay_s)
     return outcome

@@ -74,6 +74,7 @@ def banner(port: str, sandbox_port: str) -> None:
     lines.append(f"  Demo dashboard:    http://demo.{base}:{port}/")
     lines.append(f"  Second company:    http://acme.{base}:{port}/")
     lines.append(f"  API docs:          http://demo.{base}:{port}/api/v1/docs/")
+    lines.append(f"  Channels, QR code: http://demo.{base}:{port}/channels/")
     lines.append(f"  Health:            http://demo.{base}:{port}/health")
     lines.append(
         f"  WhatsApp sandbox:  http://127.0.0.1:{sandbox_port}/  (play the customer: message the demo number)"
@@ -139,6 +140,16 @@ class Supervisor:
             return 0
 
 
+def qr_runner() -> dict[str, list[str]]:
+    """The QR-code WhatsApp session runner, when the optional extra `qr` (neonize) is installed."""
+    import importlib.util
+
+    if importlib.util.find_spec("neonize") is None:
+        log("QR-code WhatsApp sessions are off: install the extra with `pip install -e '.[qr]'`")
+        return {}
+    return {"wa-sessions": [sys.executable, "manage.py", "run_wa_sessions"]}
+
+
 def run() -> int:
     port = os.environ.get("PORT", "8000")
     sandbox_port = os.environ.get("SANDBOX_PORT", "8025")
@@ -179,6 +190,7 @@ def run() -> int:
                 "--state-file",
                 str(embedded.DATA_DIR / "sandbox.json"),
             ],
+            **qr_runner(),
         }
     )
     try:

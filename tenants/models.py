@@ -113,3 +113,28 @@ class WebhookEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.provider} event {self.pk} ({self.status})"
+
+
+class QRRunner(models.Model):
+    """A `run_wa_sessions` process, alive while its heartbeat is fresh."""
+
+    runner_id = models.CharField(max_length=64, primary_key=True)
+    hostname = models.CharField(max_length=255, blank=True)
+    pid = models.PositiveIntegerField(default=0)
+    started_at = models.DateTimeField(auto_now_add=True)
+    heartbeat_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return self.runner_id
+
+
+class QRSessionLease(models.Model):
+    """Which runner hosts a QR-session channel, until `expires_at` unless renewed by its heartbeat."""
+
+    route = models.OneToOneField(ChannelRoute, on_delete=models.CASCADE, related_name="qr_lease")
+    runner_id = models.CharField(max_length=64, blank=True, db_index=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    acquired_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.route_id} → {self.runner_id or 'free'}"

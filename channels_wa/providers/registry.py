@@ -18,6 +18,7 @@ PROVIDERS: dict[str, str] = {
     "twilio_sms": "channels_wa.providers.twilio.provider.TwilioSmsProvider",
     "meta_messenger": "channels_wa.providers.meta_messenger.provider.MessengerProvider",
     "meta_instagram": "channels_wa.providers.meta_messenger.provider.InstagramProvider",
+    "qr_session": "channels_wa.providers.qr_session.provider.QRSessionProvider",
 }
 
 # Providers whose webhooks share the WhatsApp Cloud format and are routed by phone_number_id.
