@@ -203,6 +203,8 @@ def celery_worker_process(django_db_setup):
             "INFO",
             "--without-mingle",
             "--without-gossip",
+            "--queues",
+            "celery,ai",
             "--hostname",
             f"test-{os.getpid()}@%h",
         ],
