@@ -67,7 +67,7 @@ def alpha_channel(alpha):
 def beta_channel(beta):
     from tests.channels_wa.webhooks import make_channel
 
-    return make_channel("beta")
+    return make_channel("beta", external_id="100000000000888")
 
 
 @pytest.fixture
