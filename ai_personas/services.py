@@ -17,6 +17,7 @@ from ai_personas import clients
 from ai_personas.clients import AIProviderError, ChatMessage
 from ai_personas.documents import DocumentUnreadable, content_type_for, document_chunks
 from ai_personas.models import (
+    AIProvider,
     AIReply,
     AIUsageMonth,
     Chunk,
@@ -457,3 +458,23 @@ def ai_settings_update(*, monthly_token_budget: int) -> None:
     ai_settings = ai_settings_get()
     ai_settings.monthly_token_budget = monthly_token_budget
     ai_settings.save(update_fields=["monthly_token_budget"])
+
+
+def ai_provider_save(*, provider: AIProvider) -> AIProvider:
+    if provider.kind not in AIProvider.Kind.values:
+        raise ValidationFailed(f"Unknown provider kind {provider.kind!r}.", code="invalid_provider")
+    provider.save()
+    return provider
+
+
+def persona_save(*, persona: Persona, save_relations=None) -> Persona:
+    """Save a persona (and its channels, departments and knowledge bases through `save_relations`)."""
+    if not 0 <= persona.temperature <= 2:
+        raise ValidationFailed("Temperature goes from 0 to 2.", code="invalid_temperature")
+    if not 0 <= persona.score_threshold <= 1:
+        raise ValidationFailed("The score threshold goes from 0 to 1.", code="invalid_threshold")
+    with transaction.atomic():
+        persona.save()
+        if save_relations is not None:
+            save_relations()
+    return persona

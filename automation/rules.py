@@ -556,3 +556,11 @@ def automation_no_agent_reply_check(*, message_id: int, rule_id: int) -> bool:
     if not _conditions_hold(rule, ctx):
         return False
     return _apply_rule(ctx, rule)
+
+
+def integration_save(*, integration: Integration) -> Integration:
+    from automation.services import _validate_url
+
+    integration.url = _validate_url(integration.url)
+    integration.save()
+    return integration

@@ -12,4 +12,6 @@ urlpatterns = [
     path("health", health, name="health"),
     path("webhooks/", include("channels_wa.urls")),
     path("api/v1/", include("api.urls")),
+    path("automation/", include("automation.urls")),
+    path("ai/", include("ai_personas.urls")),
 ]

@@ -1,0 +1,21 @@
+"""View guards for the dashboard."""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+
+
+def company_admin_required(view):
+    """Owners and admins of the company whose host this is."""
+
+    @login_required
+    @wraps(view)
+    def guarded(request, *args, **kwargs):
+        if not request.user.is_company_admin:
+            raise PermissionDenied("Only the company's owners and admins can change this.")
+        return view(request, *args, **kwargs)
+
+    return guarded
