@@ -46,10 +46,12 @@ MAX_INTEGRATION_REPLY = 4096
 
 
 def business_hours_get() -> BusinessHours:
+    """The company's hours; until someone saves them, the defaults in the company's time zone (unsaved,
+    so reading never writes)."""
     hours = BusinessHours.objects.first()
     if hours is None:
         tenant = getattr(connection, "tenant", None)
-        hours = BusinessHours.objects.create(timezone=getattr(tenant, "timezone", "") or "UTC")
+        hours = BusinessHours(timezone=getattr(tenant, "timezone", "") or "UTC")
     return hours
 
 
