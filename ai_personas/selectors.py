@@ -3,6 +3,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -32,7 +33,9 @@ def ai_tokens_used_this_month() -> int:
 
 
 def ai_budget_left() -> int:
-    return ai_settings_get().monthly_token_budget - ai_tokens_used_this_month()
+    row = AISettings.objects.values_list("monthly_token_budget", flat=True).first()
+    budget = row if row is not None else AISettings._meta.get_field("monthly_token_budget").default
+    return budget - ai_tokens_used_this_month()
 
 
 def chunks_nearest(
@@ -48,6 +51,8 @@ def chunks_nearest(
     with transaction.atomic(), connection.cursor() as cursor:
         # Keep scanning the index when the knowledge-base filter drops candidates (pgvector >= 0.8).
         cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
+        # A wider candidate list than pgvector's default 40: better recall for a fraction of a millisecond.
+        cursor.execute(f"SET LOCAL hnsw.ef_search = {int(settings.RAG_HNSW_EF_SEARCH)}")
         cursor.execute(
             "SELECT id, text, document_id, knowledge_base_id, "
             f"1 - (embedding::vector({n}) <=> %s::vector({n})) "

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 
 from ai_personas import clients
@@ -329,13 +329,17 @@ def persona_playground_ask(*, persona: Persona, question: str) -> Answer:
 
 
 def _usage_add(prompt_tokens: int, completion_tokens: int, *, replies: int = 1) -> None:
-    month = month_start()
-    AIUsageMonth.objects.get_or_create(month=month)
-    AIUsageMonth.objects.filter(month=month).update(
-        prompt_tokens=F("prompt_tokens") + prompt_tokens,
-        completion_tokens=F("completion_tokens") + completion_tokens,
-        replies=F("replies") + replies,
-    )
+    """One upsert: concurrent replies add up without a lost update."""
+    table = AIUsageMonth._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (month, prompt_tokens, completion_tokens, replies) VALUES (%s, %s, %s, %s) "
+            "ON CONFLICT (month) DO UPDATE SET "
+            f"prompt_tokens = {table}.prompt_tokens + EXCLUDED.prompt_tokens, "
+            f"completion_tokens = {table}.completion_tokens + EXCLUDED.completion_tokens, "
+            f"replies = {table}.replies + EXCLUDED.replies",
+            [month_start(), prompt_tokens, completion_tokens, replies],
+        )
 
 
 def _says_unknown(text: str) -> bool:
@@ -429,7 +433,10 @@ def ai_reply_generate(*, inbound_message_id: int) -> AIReply | None:
     reply.model_latency_ms = answer.model_latency_ms
     reply.chunk_scores = {str(c.id): round(c.score, 4) for c in answer.chunks}
     _usage_add(answer.prompt_tokens, answer.completion_tokens)
-    reply.chunks.set([c.id for c in answer.chunks])
+    AIReply.chunks.through.objects.bulk_create(
+        [AIReply.chunks.through(aireply_id=reply.pk, chunk_id=c.id) for c in answer.chunks],
+        ignore_conflicts=True,
+    )
     if persona.handoff_on_unknown and _says_unknown(answer.text):
         result = _hand_over(reply=reply, state=state, reason="The AI did not know the answer")
     else:

@@ -229,6 +229,8 @@ CELERY_TASK_ROUTES = {
 }
 AI_MAX_ATTEMPTS = int(env("AI_MAX_ATTEMPTS", "3"))
 AI_RETRY_BACKOFF_S = float(env("AI_RETRY_BACKOFF_S", "1.0"))
+LOCAL_EMBEDDER_THREADS = int(env("LOCAL_EMBEDDER_THREADS", "1"))
+RAG_HNSW_EF_SEARCH = int(env("RAG_HNSW_EF_SEARCH", "100"))
 CELERY_BEAT_SCHEDULE = {
     "sweep-webhook-events": {"task": "channels_wa.tasks.sweep_webhook_events", "schedule": 60.0},
     "sweep-queued-messages": {"task": "inbox.tasks.sweep_queued_messages", "schedule": 120.0},
