@@ -49,10 +49,12 @@ def chunks_nearest(
     literal = "[" + ",".join(f"{x:.7g}" for x in vector) + "]"
     table = Chunk._meta.db_table
     with transaction.atomic(), connection.cursor() as cursor:
-        # Keep scanning the index when the knowledge-base filter drops candidates (pgvector >= 0.8).
-        cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
-        # A wider candidate list than pgvector's default 40: better recall for a fraction of a millisecond.
-        cursor.execute(f"SET LOCAL hnsw.ef_search = {int(settings.RAG_HNSW_EF_SEARCH)}")
+        # Keep scanning when the knowledge-base filter drops candidates (pgvector >= 0.8), and a wider
+        # candidate list than pgvector's default 40 (better recall for a fraction of a millisecond).
+        cursor.execute(
+            "SET LOCAL hnsw.iterative_scan = relaxed_order; "
+            f"SET LOCAL hnsw.ef_search = {int(settings.RAG_HNSW_EF_SEARCH)}"
+        )
         cursor.execute(
             "SELECT id, text, document_id, knowledge_base_id, "
             f"1 - (embedding::vector({n}) <=> %s::vector({n})) "

@@ -503,23 +503,24 @@ def automation_inbound_handle(*, message_id: int) -> list[str]:
             fired.append(rule.name)
         if rule.stop_after:
             break
+    conversation.refresh_from_db()
+    if not fired and not ConversationAI.objects.filter(conversation=conversation).exists():
+        # A persona serving this channel answers (at 3 a.m. too) rather than the away message.
+        personas = personas_for_conversation(
+            channel_id=conversation.channel_id, department_id=conversation.department_id
+        )
+        if personas:
+            conversation_ai_start(conversation=conversation, persona=personas[0])
+            ai_reply_enqueue(message=message)
+            return ["ai"]
     if (
         hours.is_away_message_enabled
         and hours.away_message.strip()
         and not is_open(hours, message.created_at)
+        and _cooldown_claim(ctx, "away")
     ):
-        if _cooldown_claim(ctx, "away"):
-            _reply(ctx, None, kind="text", text=hours.away_message)
-            fired.append("away_message")
-    conversation.refresh_from_db()
-    if ai_state is None and not ConversationAI.objects.filter(conversation=conversation).exists():
-        personas = personas_for_conversation(
-            channel_id=conversation.channel_id, department_id=conversation.department_id
-        )
-        if personas and not fired:
-            conversation_ai_start(conversation=conversation, persona=personas[0])
-            ai_reply_enqueue(message=message)
-            fired.append("ai")
+        _reply(ctx, None, kind="text", text=hours.away_message)
+        fired.append("away_message")
     return fired
 
 

@@ -368,3 +368,19 @@ def test_a_company_s_rules_never_touch_another_company(alpha, beta, alpha_channe
         assert auto_replies() == []
     with schema_context("alpha"):
         assert AutomationLog.objects.count() == 0
+
+
+def test_a_persona_serving_the_channel_answers_instead_of_the_away_message(hours, alpha_channel):
+    from ai_personas.models import AIProvider, Persona
+
+    hours.schedule, hours.is_away_message_enabled = {}, True
+    hours.save()
+    provider = AIProvider.objects.create(name="s", kind="openai")
+    persona = Persona.objects.create(name="Night shift", provider=provider, model="m")
+    persona.channels.add(alpha_channel)
+    assert automation_inbound_handle(message_id=inbound(alpha_channel, "anyone at 3 am?").id) == ["ai"]
+    assert auto_replies() == []
+    persona.is_active = False
+    persona.save()
+    other = inbound(alpha_channel, "hello", customer="15550004444")
+    assert automation_inbound_handle(message_id=other.id) == ["away_message"]
