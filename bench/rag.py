@@ -164,6 +164,19 @@ def bench_reply_path(kb, replies: int) -> None:
             ),
         )
 
+    if local_embedder_available():
+        from ai_personas.clients import embed_texts
+
+        timings = []
+        for i in range(replies):
+            started = time.perf_counter()
+            embed_texts(kind="local", texts=[f"What time do you open on day {i}?"])
+            timings.append((time.perf_counter() - started) * 1000)
+        print(
+            f"local MiniLM query embedding alone (part of the reply path): p50 {statistics.median(timings):.0f} ms, "
+            f"p99 {percentile(timings, 0.99):.0f} ms",
+            flush=True,
+        )
     started_at = timezone.now()
     for i in range(replies + 10):
         message = customer_writes(i)

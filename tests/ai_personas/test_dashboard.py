@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.db import connection
 from django_tenants.utils import schema_context
 
 from ai_personas.models import AIProvider, ConversationAI, KnowledgeBase, Persona
@@ -129,6 +130,10 @@ def test_persona_knowledge_upload_and_playground(owner, model_stub, django_captu
     )
     with schema_context("alpha"):
         provider = AIProvider.objects.get()
+        assert provider.api_key == "sk-alpha"
+        with connection.cursor() as cursor:  # stored encrypted
+            cursor.execute("SELECT api_key FROM ai_personas_aiprovider WHERE id = %s", [provider.id])
+            assert "sk-alpha" not in cursor.fetchone()[0]
     owner.post(
         "/ai/",
         {
