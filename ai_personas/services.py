@@ -427,6 +427,10 @@ def ai_reply_generate(*, inbound_message_id: int) -> AIReply | None:
         reply.attempts = getattr(exc, "attempts", 1)
         reply.error = str(exc)[:2000]
         return _hand_over(reply=reply, state=state, reason=f"The AI provider failed: {str(exc)[:120]}")
+    except Exception as exc:  # a person must take over rather than the customer waiting on a dead job
+        logger.exception("AI reply for message %s failed", message.pk)
+        reply.error = f"{type(exc).__name__}: {exc}"[:2000]
+        return _hand_over(reply=reply, state=state, reason="The AI reply failed unexpectedly")
     reply.attempts = answer.attempts
     reply.answer = answer.text
     reply.prompt_tokens, reply.completion_tokens = answer.prompt_tokens, answer.completion_tokens

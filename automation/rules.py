@@ -446,6 +446,14 @@ def _apply_rule(ctx: Context, rule: AutoReplyRule) -> bool:
             _failure(
                 ctx, "action_failed", f"{rule.name}: {action.get('type')} failed: {exc.message}", rule=rule
             )
+        except Exception as exc:  # one broken action never stops the others nor kills the worker
+            logger.exception("automation rule %s action %s failed", rule.pk, action.get("type"))
+            _failure(
+                ctx,
+                "action_failed",
+                f"{rule.name}: {action.get('type')} failed: {type(exc).__name__}",
+                rule=rule,
+            )
     return True
 
 

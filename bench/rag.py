@@ -173,7 +173,8 @@ def bench_reply_path(kb, replies: int) -> None:
             embed_texts(kind="local", texts=[f"What time do you open on day {i}?"])
             timings.append((time.perf_counter() - started) * 1000)
         print(
-            f"local MiniLM query embedding alone (part of the reply path): p50 {statistics.median(timings):.0f} ms, "
+            "local MiniLM query embedding alone (part of the reply path): "
+            f"p50 {statistics.median(timings):.0f} ms, "
             f"p99 {percentile(timings, 0.99):.0f} ms",
             flush=True,
         )

@@ -384,3 +384,16 @@ def test_a_persona_serving_the_channel_answers_instead_of_the_away_message(hours
     persona.save()
     other = inbound(alpha_channel, "hello", customer="15550004444")
     assert automation_inbound_handle(message_id=other.id) == ["away_message"]
+
+
+def test_a_broken_action_is_logged_and_the_next_one_still_runs(hours, alpha_channel):
+    rule(name="broken", keywords=["hi"], actions=[{"type": "add_label", "label": "first"}])
+    # an action edited by hand into something invalid (a user id that is not a number)
+    AutoReplyRule.objects.update(
+        actions=[{"type": "assign", "user_id": "not-a-number"}, {"type": "add_label", "label": "still"}]
+    )
+    message = inbound(alpha_channel, "hi")
+    assert automation_inbound_handle(message_id=message.id) == ["broken"]
+    assert list(message.conversation.labels.values_list("name", flat=True)) == ["still"]
+    log = AutomationLog.objects.get(event="action_failed")
+    assert log.level == "error" and "assign failed" in log.detail
