@@ -117,8 +117,8 @@ def test_persona_answers_from_the_documents_and_the_reply_is_sent(
 def test_a_5xx_and_a_timeout_are_retried_then_the_ai_hands_over(
     kind, in_alpha, alpha_channel, model_stub, fast_retries
 ):
-    provider = _provider(model_stub, kind, timeout_s=0.5)
-    model_stub.hang_s = 1.5
+    provider = _provider(model_stub, kind, timeout_s=1.0)
+    model_stub.hang_s = 2.5
     persona = _persona(provider, handoff_message="A colleague will answer you shortly.")
     message = inbound(alpha_channel, "Hello?")
     from ai_personas.services import conversation_ai_start
