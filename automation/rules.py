@@ -561,6 +561,8 @@ def automation_no_agent_reply_check(*, message_id: int, rule_id: int) -> bool:
     ).exists()
     if answered or newer_inbound or conversation.status == Conversation.Status.RESOLVED:
         return False  # a later message schedules its own check
+    if AutomationLog.objects.filter(message=message, rule=rule, event="rule_fired").exists():
+        return False  # a redelivered task: this wait was answered already
     ctx = Context(
         message=message, conversation=conversation, hours=business_hours_get(), is_new_contact=False
     )

@@ -171,6 +171,9 @@ def test_no_agent_reply_within_n_minutes(hours, alpha_channel, django_capture_on
     message = inbound(alpha_channel, "hello?")
     assert automation_no_agent_reply_check(message_id=message.id, rule_id=waiting.id) is True
     assert auto_replies() == ["Sorry for the wait!"]
+    hours.cooldown_s = 0
+    hours.save()  # even without a cooldown, a redelivered check answers once
+    assert automation_no_agent_reply_check(message_id=message.id, rule_id=waiting.id) is False
     # an agent answered: nothing happens
     answered = inbound(alpha_channel, "and my order?", customer="15550001111")
     message_send(conversation=answered.conversation, text="On its way", sender_user=User.objects.first())
