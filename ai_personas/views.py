@@ -27,8 +27,7 @@ from ai_personas.services import (
     persona_playground_ask,
     persona_save,
 )
-from automation.views import _apply
-from core.decorators import company_admin_required
+from core.dashboard import company_admin_required, form_apply
 from inbox.models import Conversation
 
 
@@ -44,17 +43,16 @@ def ai_home(request):
         saved = False
         if kind == "provider":
             provider_form = ProviderForm(request.POST, prefix="provider")
-            saved = _apply(request, provider_form, lambda f: ai_provider_save(provider=f.save(commit=False)))
+            saved = form_apply(provider_form, lambda f: ai_provider_save(provider=f.save(commit=False)))
         elif kind == "kb":
             kb_form = KnowledgeBaseForm(request.POST, prefix="kb")
-            saved = _apply(
-                request,
+            saved = form_apply(
                 kb_form,
                 lambda f: knowledge_base_create(**{k: f.cleaned_data[k] for k in f.Meta.fields}),
             )
         elif kind == "budget":
             budget_form = BudgetForm(request.POST, prefix="budget")
-            saved = _apply(request, budget_form, lambda f: ai_settings_update(**f.cleaned_data))
+            saved = form_apply(budget_form, lambda f: ai_settings_update(**f.cleaned_data))
         if saved:
             messages.success(request, "Saved.")
             return redirect("ai_home")
@@ -81,7 +79,7 @@ def persona_edit(request, persona_id: int | None = None):
         instance = f.save(commit=False)
         persona_save(persona=instance, save_relations=f.save_m2m)
 
-    if request.method == "POST" and _apply(request, form, save):
+    if request.method == "POST" and form_apply(form, save):
         messages.success(request, "Persona saved.")
         return redirect("ai_home")
     return render(request, "ai_personas/persona_edit.html", {"form": form, "persona": persona})

@@ -572,8 +572,9 @@ def automation_no_agent_reply_check(*, message_id: int, rule_id: int) -> bool:
 
 
 def integration_save(*, integration: Integration) -> Integration:
-    from automation.services import _validate_url
+    from automation.services import webhook_endpoint_validate
 
-    integration.url = _validate_url(integration.url)
+    # The same rules as outbound webhook URLs: absolute http(s), no credentials, no private targets.
+    integration.url, _ = webhook_endpoint_validate(url=integration.url, events=[])
     integration.save()
     return integration

@@ -7,20 +7,7 @@ from django.views.decorators.http import require_POST
 from automation.forms import BusinessHoursForm, IntegrationForm, RuleForm
 from automation.models import AutomationLog, AutoReplyRule, Integration
 from automation.rules import business_hours_get, business_hours_update, integration_save, rule_save
-from core.decorators import company_admin_required
-from core.errors import OmniDeskError
-
-
-def _apply(request, form, save) -> bool:
-    """Validate a form and call its service; service errors show on the form."""
-    if not form.is_valid():
-        return False
-    try:
-        save(form)
-    except OmniDeskError as exc:
-        form.add_error(None, exc.message)
-        return False
-    return True
+from core.dashboard import company_admin_required, form_apply
 
 
 @company_admin_required
@@ -33,8 +20,7 @@ def automation_home(request):
         kind = request.POST.get("form")
         if kind == "hours":
             hours_form = BusinessHoursForm(request.POST, instance=hours, prefix="hours")
-            saved = _apply(
-                request,
+            saved = form_apply(
                 hours_form,
                 lambda f: business_hours_update(
                     hours=business_hours_get(),
@@ -43,12 +29,10 @@ def automation_home(request):
             )
         elif kind == "rule":
             rule_form = RuleForm(request.POST, prefix="rule")
-            saved = _apply(request, rule_form, lambda f: rule_save(rule=f.save(commit=False)))
+            saved = form_apply(rule_form, lambda f: rule_save(rule=f.save(commit=False)))
         elif kind == "integration":
             integration_form = IntegrationForm(request.POST, prefix="integration")
-            saved = _apply(
-                request, integration_form, lambda f: integration_save(integration=f.save(commit=False))
-            )
+            saved = form_apply(integration_form, lambda f: integration_save(integration=f.save(commit=False)))
         else:
             saved = False
         if saved:
@@ -69,7 +53,7 @@ def automation_home(request):
 def rule_edit(request, rule_id: int):
     rule = get_object_or_404(AutoReplyRule, pk=rule_id)
     form = RuleForm(request.POST or None, instance=rule, prefix="rule")
-    if request.method == "POST" and _apply(request, form, lambda f: rule_save(rule=f.save(commit=False))):
+    if request.method == "POST" and form_apply(form, lambda f: rule_save(rule=f.save(commit=False))):
         messages.success(request, f"Rule {rule.name!r} saved.")
         return redirect("automation_home")
     return render(request, "automation/rule_edit.html", {"form": form, "rule": rule})

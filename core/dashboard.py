@@ -1,4 +1,4 @@
-"""View guards for the dashboard."""
+"""Small helpers shared by the dashboard's settings pages."""
 
 from __future__ import annotations
 
@@ -19,3 +19,17 @@ def company_admin_required(view):
         return view(request, *args, **kwargs)
 
     return guarded
+
+
+def form_apply(form, save) -> bool:
+    """Validate a form and call its service with it; a service's error is shown on the form."""
+    from core.errors import OmniDeskError
+
+    if not form.is_valid():
+        return False
+    try:
+        save(form)
+    except OmniDeskError as exc:
+        form.add_error(None, exc.message)
+        return False
+    return True
