@@ -6,6 +6,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from ai_personas.clients import AIProviderError
+from ai_personas.documents import DocumentUnreadable
 from ai_personas.forms import (
     BudgetForm,
     KnowledgeBaseForm,
@@ -28,6 +29,7 @@ from ai_personas.services import (
     persona_save,
 )
 from core.dashboard import company_admin_required, form_apply
+from core.errors import OmniDeskError
 from inbox.models import Conversation
 
 
@@ -95,8 +97,10 @@ def knowledge_base_detail(request, kb_id: int):
             document_upload(
                 knowledge_base=kb, filename=upload.name, data=upload.read(), title=form.cleaned_data["title"]
             )
-        except Exception as exc:  # noqa: BLE001 - unreadable uploads are shown on the form
-            form.add_error("file", getattr(exc, "message", str(exc)))
+        except OmniDeskError as exc:
+            form.add_error("file", exc.message)
+        except DocumentUnreadable as exc:
+            form.add_error("file", str(exc))
         else:
             messages.success(request, f"{upload.name} uploaded; it is being indexed.")
             return redirect("ai_kb", kb_id=kb.pk)

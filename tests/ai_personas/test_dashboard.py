@@ -202,3 +202,16 @@ def test_another_company_s_user_sees_nothing(alpha, beta):
     login(alpha_client, alpha.host, alpha.owner_email)
     response = alpha_client.get("/automation/", HTTP_HOST=beta.host)
     assert response.status_code in (302, 403)
+
+
+def test_an_unsupported_upload_is_refused_on_the_form(owner):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    with schema_context("alpha"):
+        kb = KnowledgeBase.objects.create(name="Docs")
+    response = owner.post(
+        f"/ai/knowledge/{kb.id}/", {"file": SimpleUploadedFile("slides.pptx", b"PK\x03\x04")}
+    )
+    assert response.status_code == 200 and "Unsupported file type pptx" in response.content.decode()
+    with schema_context("alpha"):
+        assert not kb.documents.exists()
