@@ -98,7 +98,10 @@ def document_upload(
     *, knowledge_base: KnowledgeBase, filename: str, data: bytes, title: str = ""
 ) -> Document:
     """Store the file; a worker extracts, chunks and embeds it after commit."""
-    content_type = content_type_for(filename) if filename else ""
+    try:
+        content_type = content_type_for(filename)
+    except DocumentUnreadable as exc:
+        raise ValidationFailed(str(exc), code="unsupported_document") from exc
     if not data:
         raise ValidationFailed("The file is empty.", code="empty_document")
     if len(data) > MAX_DOCUMENT_BYTES:

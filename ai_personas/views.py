@@ -6,7 +6,6 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from ai_personas.clients import AIProviderError
-from ai_personas.documents import DocumentUnreadable
 from ai_personas.forms import (
     BudgetForm,
     KnowledgeBaseForm,
@@ -99,8 +98,6 @@ def knowledge_base_detail(request, kb_id: int):
             )
         except OmniDeskError as exc:
             form.add_error("file", exc.message)
-        except DocumentUnreadable as exc:
-            form.add_error("file", str(exc))
         else:
             messages.success(request, f"{upload.name} uploaded; it is being indexed.")
             return redirect("ai_kb", kb_id=kb.pk)
