@@ -7,7 +7,9 @@ WORKDIR /app
 
 RUN useradd --create-home --uid 1000 omnidesk
 COPY . .
-RUN pip install --no-cache-dir ".[qr]" \
+# torch from PyTorch's CPU index (PyPI's default build is the multi-GB CUDA one), then the extras.
+RUN pip install --no-cache-dir torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu \
+    && pip install --no-cache-dir '.[qr,local-embeddings]' \
     && SECRET_KEY=build OMNIDESK_ENCRYPTION_KEYS=$(python -c "import base64,os;print(base64.urlsafe_b64encode(os.urandom(32)).decode())") \
        DATABASE_URL=postgresql://build@localhost/build REDIS_URL=redis://localhost:6379/0 \
        python manage.py collectstatic --noinput --verbosity 0

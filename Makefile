@@ -7,7 +7,9 @@ PY := $(VENV)/bin/python
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev,qr]'
+	# The CPU build of torch first (an unpinned torch pulls a multi-GB CUDA build), then the extras.
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e '.[dev,qr,local-embeddings]'
 	touch $@
 
 install: $(VENV)/.installed

@@ -44,6 +44,7 @@ WEBHOOK_EVENT_TYPES: tuple[str, ...] = (
     "contact.updated",
     "campaign.completed",
     "channel.status",
+    "automation.triggered",
 )
 
 SECRET_PREFIX = "whsec_"

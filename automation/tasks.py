@@ -23,3 +23,18 @@ def sweep_webhook_deliveries() -> int:
                 deliver_webhook.delay(delivery_id)
                 count += 1
     return count
+
+
+@shared_task(acks_late=True)
+def process_inbound(message_id: int) -> list[str]:
+    """Rules, away message and AI for one stored inbound message (enqueued after its commit)."""
+    from automation.rules import automation_inbound_handle
+
+    return automation_inbound_handle(message_id=message_id)
+
+
+@shared_task(acks_late=True)
+def check_no_agent_reply(message_id: int, rule_id: int) -> bool:
+    from automation.rules import automation_no_agent_reply_check
+
+    return automation_no_agent_reply_check(message_id=message_id, rule_id=rule_id)

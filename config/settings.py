@@ -223,6 +223,15 @@ CELERY_TIMEZONE = TIME_ZONE
 # The unit tests run tasks inline; end-to-end tests switch this off and use a real worker.
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", "pytest" in sys.modules)
 CELERY_TASK_EAGER_PROPAGATES = True
+# Model calls and document embedding run on their own queue (workers consume `celery,ai`).
+CELERY_TASK_ROUTES = {
+    "ai_personas.tasks.generate_ai_reply": {"queue": "ai"},
+    "ai_personas.tasks.ingest_document": {"queue": "ai"},
+}
+AI_MAX_ATTEMPTS = int(env("AI_MAX_ATTEMPTS", "3"))
+AI_RETRY_BACKOFF_S = float(env("AI_RETRY_BACKOFF_S", "1.0"))
+LOCAL_EMBEDDER_THREADS = int(env("LOCAL_EMBEDDER_THREADS", "1"))
+RAG_HNSW_EF_SEARCH = int(env("RAG_HNSW_EF_SEARCH", "100"))
 CELERY_BEAT_SCHEDULE = {
     "sweep-webhook-events": {"task": "channels_wa.tasks.sweep_webhook_events", "schedule": 60.0},
     "sweep-queued-messages": {"task": "inbox.tasks.sweep_queued_messages", "schedule": 120.0},

@@ -13,4 +13,6 @@ urlpatterns = [
     path("webhooks/", include("channels_wa.urls")),
     path("channels/", include("channels_wa.dashboard_urls")),
     path("api/v1/", include("api.urls")),
+    path("automation/", include("automation.urls")),
+    path("ai/", include("ai_personas.urls")),
 ]

@@ -297,6 +297,9 @@ def inbound_message_receive(*, channel: Channel, event: InboundMessage) -> Messa
             from channels_wa.tasks import fetch_inbound_media
 
             enqueue_on_commit(fetch_inbound_media, message.id)
+        from automation.tasks import process_inbound
+
+        enqueue_on_commit(process_inbound, message.id)
     return message
 
 

@@ -177,6 +177,8 @@ def run() -> int:
                 "threads",
                 "--concurrency",
                 os.environ.get("WORKER_CONCURRENCY", "8"),
+                "--queues",
+                "celery,ai",
             ],
             "beat": [str(BIN / "celery"), "-A", "config", "beat", "--loglevel", "INFO"],
             "sandbox": [

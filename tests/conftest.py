@@ -204,6 +204,8 @@ def celery_worker_process(django_db_setup, live_server_url):
             "INFO",
             "--without-mingle",
             "--without-gossip",
+            "--queues",
+            "celery,ai",
             "--hostname",
             f"test-{os.getpid()}@%h",
         ],
