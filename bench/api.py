@@ -54,7 +54,7 @@ def main() -> None:
     from api.services import api_key_create
     from channels_wa.services import channel_create
     from core.redis import get_redis
-    from inbox.models import Contact, Conversation
+    from inbox.models import Contact, ContactIdentity, Conversation
     from tenants.models import Plan
     from tenants.services import company_create
 
@@ -79,6 +79,7 @@ def main() -> None:
         key = api_key_create(name="bench", scopes=["messages:send", "conversations:read"]).plaintext
         for i in range(1000):
             contact = Contact.objects.create(phone=f"+1555700{i:04d}", whatsapp_id=f"1555700{i:04d}")
+            ContactIdentity.objects.create(contact=contact, kind="whatsapp", value=contact.whatsapp_id)
             Conversation.objects.create(contact=contact, channel=channel)
 
     auth = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
