@@ -68,7 +68,7 @@ def ai_home(request):
         "budget": ai_settings_get().monthly_token_budget,
         "recent_replies": AIReply.objects.select_related("persona", "conversation__contact")[:20],
     }
-    return render(request, "ai_personas/home.html", context)
+    return render(request, "ai_personas/home.html", {"section": "ai", **context})
 
 
 @company_admin_required
@@ -83,7 +83,9 @@ def persona_edit(request, persona_id: int | None = None):
     if request.method == "POST" and form_apply(form, save):
         messages.success(request, "Persona saved.")
         return redirect("ai_home")
-    return render(request, "ai_personas/persona_edit.html", {"form": form, "persona": persona})
+    return render(
+        request, "ai_personas/persona_edit.html", {"section": "ai", "form": form, "persona": persona}
+    )
 
 
 @company_admin_required
@@ -102,7 +104,7 @@ def knowledge_base_detail(request, kb_id: int):
             messages.success(request, f"{upload.name} uploaded; it is being indexed.")
             return redirect("ai_kb", kb_id=kb.pk)
     context = {"kb": kb, "form": form, "documents": kb.documents.all()}
-    return render(request, "ai_personas/kb_detail.html", context)
+    return render(request, "ai_personas/kb_detail.html", {"section": "ai", **context})
 
 
 @company_admin_required
@@ -127,7 +129,7 @@ def playground(request, persona_id: int):
     return render(
         request,
         "ai_personas/playground.html",
-        {"persona": persona, "form": form, "answer": answer, "error": error},
+        {"section": "ai", "persona": persona, "form": form, "answer": answer, "error": error},
     )
 
 
@@ -139,7 +141,11 @@ def ai_conversations(request):
     return render(
         request,
         "ai_personas/conversations.html",
-        {"states": states.order_by("-changed_at")[:200], "personas": Persona.objects.filter(is_active=True)},
+        {
+            "section": "ai-conversations",
+            "states": states.order_by("-changed_at")[:200],
+            "personas": Persona.objects.filter(is_active=True),
+        },
     )
 
 

@@ -46,7 +46,7 @@ def automation_home(request):
         "integrations": Integration.objects.all(),
         "logs": AutomationLog.objects.select_related("rule", "conversation__contact")[:50],
     }
-    return render(request, "automation/home.html", context)
+    return render(request, "automation/home.html", {"section": "automation", **context})
 
 
 @company_admin_required
@@ -56,7 +56,7 @@ def rule_edit(request, rule_id: int):
     if request.method == "POST" and form_apply(form, lambda f: rule_save(rule=f.save(commit=False))):
         messages.success(request, f"Rule {rule.name!r} saved.")
         return redirect("automation_home")
-    return render(request, "automation/rule_edit.html", {"form": form, "rule": rule})
+    return render(request, "automation/rule_edit.html", {"section": "automation", "form": form, "rule": rule})
 
 
 @company_admin_required

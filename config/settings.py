@@ -208,7 +208,13 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", f"OmniDesk <no-reply@{BASE_DOMAIN
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "prefix": env("REALTIME_PREFIX", "omnidesk")},
+        # redis-py >= 8 reads with a 5 s socket timeout by default, the same as channels_redis's 5 s
+        # BZPOPMIN: an idle WebSocket then dies every few seconds with "Timeout reading". The blocking
+        # read needs a socket timeout comfortably above it.
+        "CONFIG": {
+            "hosts": [{"address": REDIS_URL, "socket_timeout": 30, "socket_connect_timeout": 5}],
+            "prefix": env("REALTIME_PREFIX", "omnidesk"),
+        },
     }
 }
 

@@ -20,7 +20,7 @@ import threading
 import time
 from collections import deque
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, unquote, urlencode
 
 from twilio.request_validator import RequestValidator
 
@@ -116,7 +116,9 @@ class ChannelStubs:
         for route_method, pattern, view in table:
             match = re.fullmatch(pattern + "/?", path)
             if match and route_method == method:
-                result = view(*match.groups(), query=query, auth=auth, body=body, base_url=base_url)
+                # The customer page percent-encodes the phone ("+" becomes %2B): path parts are decoded.
+                parts = (unquote(part) for part in match.groups())
+                result = view(*parts, query=query, auth=auth, body=body, base_url=base_url)
                 if isinstance(result, tuple):
                     return result
                 return 200, json.dumps(result).encode(), "application/json"

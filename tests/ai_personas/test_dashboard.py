@@ -215,3 +215,14 @@ def test_an_unsupported_upload_is_refused_on_the_form(owner):
     assert response.status_code == 200 and "Unsupported file type pptx" in response.content.decode()
     with schema_context("alpha"):
         assert not kb.documents.exists()
+
+
+@pytest.mark.parametrize(
+    ("path", "label"),
+    [("/automation/", "Automation"), ("/ai/", "AI personas"), ("/ai/conversations/", "AI conversations")],
+)
+def test_the_main_navigation_marks_the_automation_and_ai_pages_as_current(owner, path, label):
+    """These pages live in the dashboard's layout: its navigation highlights them like the inbox pages."""
+    html = owner.get(path).content.decode()
+    assert f'aria-current="page">{label}</a>' in html
+    assert html.count('aria-current="page"') == 1

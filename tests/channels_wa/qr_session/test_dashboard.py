@@ -43,6 +43,8 @@ def test_channel_list_links_the_qr_page_and_admins_can_add_a_number(alpha, qr_ch
     client = owner_client(alpha)
     page = client.get("/channels/").content.decode()
     assert f"/channels/{qr_channel.id}/qr/" in page
+    # The name field is a text input, so the dashboard's form styling (input[type=text]) applies to it.
+    assert '<input type="text" name="name" maxlength="120" placeholder="Shop phone">' in page
     response = client.post("/channels/qr/new/", {"name": "Second phone"})
     assert response.status_code == 302
     with schema_context("alpha"):
