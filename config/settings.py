@@ -245,6 +245,15 @@ WHATSAPP_SANDBOX_URL = env("WHATSAPP_SANDBOX_URL", "http://127.0.0.1:8025")
 # Where the sandbox calls this app back (it must reach daphne); the company host is kept in the URL.
 WHATSAPP_SANDBOX_WEBHOOK_BASE = env("WHATSAPP_SANDBOX_WEBHOOK_BASE", "http://{host}:8000")
 
+# Campaigns (campaigns app): pacing, crash recovery and short links.
+CHANNEL_RATE_HEADROOM = float(env("CHANNEL_RATE_HEADROOM", "0.97"))
+CAMPAIGN_MAX_DISPATCHERS = int(env("CAMPAIGN_MAX_DISPATCHERS", "8"))
+CAMPAIGN_WORKER_HEARTBEAT_S = float(env("CAMPAIGN_WORKER_HEARTBEAT_S", "15"))
+CAMPAIGN_PAIR_RETRY_S = float(env("CAMPAIGN_PAIR_RETRY_S", "60"))
+CAMPAIGN_DISPATCH_QUEUE = env("CAMPAIGN_DISPATCH_QUEUE", "celery")
+SHORT_LINK_BASE = env("SHORT_LINK_BASE", "http://{host}:8000" if DEBUG else "https://{host}")
+CELERY_BEAT_SCHEDULE["campaigns-tick"] = {"task": "campaigns.tasks.campaigns_tick", "schedule": 15.0}
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

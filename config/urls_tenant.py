@@ -1,6 +1,7 @@
 from django.urls import include, path
 
 from accounts.views import LoginView, LogoutView, home
+from campaigns.views_links import short_link
 from core.admin import tenant_site
 from core.views import health
 
@@ -12,4 +13,6 @@ urlpatterns = [
     path("health", health, name="health"),
     path("webhooks/", include("channels_wa.urls")),
     path("api/v1/", include("api.urls")),
+    path("campaigns/", include("campaigns.urls")),
+    path("l/<str:code>", short_link, name="short-link"),
 ]

@@ -163,6 +163,9 @@ def inbound_message_receive(*, channel: Channel, event: InboundMessage) -> Messa
         )
         emit_message("message.created", message)
         emit_conversation("conversation.created" if is_new else "conversation.updated", conversation)
+        from campaigns.optout import inbound_message_observe
+
+        inbound_message_observe(message=message, contact=contact)
         if event.media and event.media.media_id:
             from channels_wa.tasks import fetch_inbound_media
 
@@ -284,8 +287,10 @@ def message_send(
     payload: dict | None = None,
     sender_kind: str = Message.SenderKind.USER,
     sender_user=None,
+    is_delivered_by_caller: bool = False,
 ) -> Message:
-    """Queue a reply; it is sent by a worker after commit. Outside the 24-hour window only templates go."""
+    """Queue a reply; it is sent by a worker after commit. Outside the 24-hour window only templates go.
+    `is_delivered_by_caller`: the caller (a paced campaign dispatcher) calls message_deliver itself."""
     _validate_outbound(kind=kind, text=text, payload=payload)
     now = timezone.now()
     if kind not in ALWAYS_ALLOWED_KINDS and (
@@ -324,9 +329,10 @@ def message_send(
         conversation.refresh_from_db()
         emit_message("message.created", message)
         emit_conversation("conversation.updated", conversation)
-        from inbox.tasks import deliver_message
+        if not is_delivered_by_caller:
+            from inbox.tasks import deliver_message
 
-        enqueue_on_commit(deliver_message, message.id)
+            enqueue_on_commit(deliver_message, message.id)
     return message
 
 
@@ -339,6 +345,7 @@ def message_send_to_phone(
     payload: dict | None = None,
     sender_kind: str = Message.SenderKind.API,
     sender_user=None,
+    is_delivered_by_caller: bool = False,
 ) -> Message:
     """Send to a phone number on a channel, creating the contact and conversation when needed."""
     from channels_wa.services import phone_normalize
@@ -354,11 +361,20 @@ def message_send_to_phone(
             payload=payload,
             sender_kind=sender_kind,
             sender_user=sender_user,
+            is_delivered_by_caller=is_delivered_by_caller,
         )
 
 
 def _send_to_contact(
-    *, channel: Channel, e164: str, kind: str, text: str, payload: dict | None, sender_kind: str, sender_user
+    *,
+    channel: Channel,
+    e164: str,
+    kind: str,
+    text: str,
+    payload: dict | None,
+    sender_kind: str,
+    sender_user,
+    is_delivered_by_caller: bool = False,
 ) -> Message:
     contact = contact_upsert_whatsapp(whatsapp_id=e164.lstrip("+"), phone=e164)
     conversation = (
@@ -384,6 +400,7 @@ def _send_to_contact(
         payload=payload,
         sender_kind=sender_kind,
         sender_user=sender_user,
+        is_delivered_by_caller=is_delivered_by_caller,
     )
 
 
@@ -406,6 +423,10 @@ def _outbound(message: Message) -> base.OutboundMessage:
                 header_params=list(payload.get("header_params", [])),
                 body_params=list(payload.get("body_params", [])),
                 button_params=[tuple(b) for b in payload.get("button_params", [])],
+                header_media=base.MediaRef(link=payload["header_media"]["link"])
+                if payload.get("header_media")
+                else None,
+                header_media_kind=(payload.get("header_media") or {}).get("kind", ""),
             ),
         )
     elif message.kind in base.MEDIA_KINDS:
