@@ -1,6 +1,6 @@
 """Opt-out by keyword: a customer who writes STOP (or UNSUBSCRIBE, or the company's own keyword, defaults
 in English, Spanish, Portuguese and Indonesian) is opted out of campaigns and told so. Any other reply
-counts as a reply to the last campaign message the contact got."""
+(STOP included) counts as a reply to the last campaign message the contact got."""
 
 from __future__ import annotations
 
@@ -65,6 +65,14 @@ def contact_opt_out(*, contact: Contact) -> Contact:
 
 def inbound_message_observe(*, message: Message, contact: Contact) -> None:
     """Called by the inbox for every stored customer message (inside its transaction)."""
+    latest = (
+        Recipient.objects.filter(
+            contact=contact, sent_at__gte=timezone.now() - REPLY_ATTRIBUTION, replied_at=None
+        )
+        .order_by("-sent_at")
+        .values_list("id", flat=True)[:1]
+    )
+    Recipient.objects.filter(id__in=list(latest)).update(replied_at=timezone.now())
     if message.kind in ("text", "button", "interactive"):
         settings_row = opt_out_settings()
         if is_opt_out_keyword(message.body, extra=settings_row.extra_keywords):
@@ -76,12 +84,3 @@ def inbound_message_observe(*, message: Message, contact: Contact) -> None:
                 text=settings_row.confirmation_text,
                 sender_kind=Message.SenderKind.AUTOMATION,
             )
-            return
-    latest = (
-        Recipient.objects.filter(
-            contact=contact, sent_at__gte=timezone.now() - REPLY_ATTRIBUTION, replied_at=None
-        )
-        .order_by("-sent_at")
-        .values_list("id", flat=True)[:1]
-    )
-    Recipient.objects.filter(id__in=list(latest)).update(replied_at=timezone.now())
