@@ -136,8 +136,8 @@ def _source_q(audience: dict[str, Any]) -> Q | None:
 def audience_contacts(audience: dict[str, Any]) -> QuerySet[Contact]:
     """The contacts the audience selects (opted-out ones never), each annotated with the phone to use."""
     q = _source_q(audience)
-    if q is None:
-        return Contact.objects.none()
+    if q is None:  # an audience that names nobody selects nobody (never "everyone")
+        q = Q(pk__in=[])
     return (
         Contact.objects.filter(q, is_opted_out=False)
         .exclude(phone="", whatsapp_id="")
