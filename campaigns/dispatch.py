@@ -28,6 +28,7 @@ from campaigns.render import template_params, text_render
 from campaigns.services import ACTIVE, control_key, dispatch_kick
 from channels_wa.pacing import send_rate_slow_down, send_slot_wait
 from channels_wa.providers import base
+from channels_wa.providers.registry import provider_for
 from core.errors import OmniDeskError
 from core.realtime import broadcast_on_commit
 from core.redis import get_redis
@@ -229,6 +230,7 @@ class _Run:
         self.channel = campaign.channel
         self.worker_id = worker_id
         self.links: dict[str, str] = {}
+        self.provider = provider_for(self.channel)  # one pooled connection for the whole run
         self.link_base = ""
         if campaign.is_link_tracking:
             company = Company.objects.get(schema_name=connection.schema_name)
@@ -333,7 +335,7 @@ def recipient_send(*, run: _Run, recipient_id: int) -> str:
         _retry_later(recipient_id, 1, "paced", "Waiting for the channel's pace")
         return "retry"
     outcome, error = message_deliver(
-        message_id=message_id, is_last_attempt=recipient.attempts >= MAX_ATTEMPTS
+        message_id=message_id, is_last_attempt=recipient.attempts >= MAX_ATTEMPTS, provider=run.provider
     )
     if outcome == DeliveryOutcome.SENT:
         Recipient.objects.filter(pk=recipient_id).update(
@@ -467,6 +469,14 @@ def campaign_dispatch_run(*, campaign_id: int, max_run_s: float = 240.0) -> str:
         return campaign.status
     campaign_recover(campaign_id=campaign_id)
     run = _Run(campaign, worker_id)
+    try:
+        return _dispatch_loop(run, deadline)
+    finally:
+        run.provider.close()
+
+
+def _dispatch_loop(run: _Run, deadline: float) -> str:
+    campaign, worker_id, campaign_id = run.campaign, run.worker_id, run.campaign.id
     tz = company_timezone()
     batch_size = max(5, min(100, int(campaign.channel.rate_per_s // 4)))
     while True:

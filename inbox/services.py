@@ -448,9 +448,12 @@ class DeliveryOutcome:
     SENT, FAILED, RETRY, SKIPPED = "sent", "failed", "retry", "skipped"
 
 
-def message_deliver(*, message_id: int, is_last_attempt: bool = False) -> tuple[str, ProviderError | None]:
+def message_deliver(
+    *, message_id: int, is_last_attempt: bool = False, provider: base.Provider | None = None
+) -> tuple[str, ProviderError | None]:
     """Hand one queued message to its provider. Claiming the row first means that two workers (or a
-    redelivered task) can never both send it."""
+    redelivered task) can never both send it. A caller sending many (a campaign dispatcher) passes its own
+    `provider`, so one pooled connection serves them all; it stays open."""
     from channels_wa.providers.registry import provider_for
 
     claimed = Message.objects.filter(pk=message_id, status=Message.Status.QUEUED).update(
@@ -459,11 +462,13 @@ def message_deliver(*, message_id: int, is_last_attempt: bool = False) -> tuple[
     if not claimed:
         return DeliveryOutcome.SKIPPED, None
     message = Message.objects.select_related("conversation__contact", "channel").get(pk=message_id)
-    provider = provider_for(message.channel)
+    is_own_provider = provider is None
+    provider = provider or provider_for(message.channel)
     try:
         result = provider.send(_outbound(message))
     finally:
-        provider.close()
+        if is_own_provider:
+            provider.close()
     with transaction.atomic():
         if result.is_ok:
             _lock_provider_id(message.channel_id, result.provider_message_id)
