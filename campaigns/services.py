@@ -111,8 +111,11 @@ def _check_sendable(campaign: Campaign) -> None:
 
 
 def dispatcher_count(campaign: Campaign) -> int:
-    """Parallel dispatch tasks for one campaign: roughly one per 50 messages a second of the channel."""
-    return max(1, min(settings.CAMPAIGN_MAX_DISPATCHERS, math.ceil(campaign.channel.rate_per_s / 50)))
+    """Parallel dispatch tasks for one campaign: enough that their sends together can fill the channel's
+    rate (each waits on the database and the provider), never more than the cap; the bucket paces them."""
+    per_dispatcher = max(1.0, settings.CAMPAIGN_DISPATCHER_RATE_PER_S)
+    wanted = math.ceil(campaign.channel.rate_per_s / per_dispatcher)
+    return max(1, min(settings.CAMPAIGN_MAX_DISPATCHERS, wanted))
 
 
 def dispatch_kick(*, campaign: Campaign, count: int | None = None, eta: datetime | None = None) -> None:
