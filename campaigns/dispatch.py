@@ -299,23 +299,32 @@ def _retry_later(recipient_id: int, delay_s: float, code: str, title: str) -> No
 
 def recipient_send(*, run: _Run, recipient_id: int) -> str:
     """Send one claimed recipient; returns what happened to it."""
-    now = timezone.now()
-    claimed = Recipient.objects.filter(
-        pk=recipient_id, status=Recipient.Status.PENDING, claimed_by=run.worker_id
-    ).update(status=Recipient.Status.SENDING, sending_started_at=now, attempts=F("attempts") + 1)
-    if not claimed:  # the lease passed to another worker meanwhile
+    recipient = (
+        Recipient.objects.select_related("contact")
+        .filter(pk=recipient_id, status=Recipient.Status.PENDING, claimed_by=run.worker_id)
+        .first()
+    )
+    if recipient is None:  # the lease passed to another worker meanwhile
         return "skipped"
-    recipient = Recipient.objects.select_related("contact").get(pk=recipient_id)
     if recipient.contact.is_opted_out:
-        Recipient.objects.filter(pk=recipient_id).update(
+        Recipient.objects.filter(pk=recipient_id, status=Recipient.Status.PENDING).update(
             status=Recipient.Status.SKIPPED, error_code="opted_out", error_title="The contact opted out"
         )
         return "skipped"
-    if recipient.message_id is None:
-        kind, text, payload = run.content(recipient)
-        try:
-            with transaction.atomic():
-                message = message_send_to_phone(
+    message_id = recipient.message_id
+    try:
+        # The `sending` mark and the queued message commit together, before the provider is called.
+        with transaction.atomic():
+            claimed = Recipient.objects.filter(
+                pk=recipient_id, status=Recipient.Status.PENDING, claimed_by=run.worker_id
+            ).update(
+                status=Recipient.Status.SENDING, sending_started_at=timezone.now(), attempts=F("attempts") + 1
+            )
+            if not claimed:
+                return "skipped"
+            if message_id is None:
+                kind, text, payload = run.content(recipient)
+                message_id = message_send_to_phone(
                     channel=run.channel,
                     phone=recipient.phone,
                     kind=kind,
@@ -323,14 +332,12 @@ def recipient_send(*, run: _Run, recipient_id: int) -> str:
                     payload=payload,
                     sender_kind=Message.SenderKind.AUTOMATION,
                     is_delivered_by_caller=True,
-                )
-                Recipient.objects.filter(pk=recipient_id).update(message=message)
-        except OmniDeskError as exc:
-            _fail(recipient_id, exc.code, exc.message)
-            return "failed"
-        message_id = message.id
-    else:
-        message_id = recipient.message_id
+                ).id
+                Recipient.objects.filter(pk=recipient_id).update(message_id=message_id)
+    except OmniDeskError as exc:
+        _fail(recipient_id, exc.code, exc.message)
+        return "failed"
+    recipient.attempts += 1
     if not send_slot_wait(channel=run.channel, max_wait_s=60):
         _retry_later(recipient_id, 1, "paced", "Waiting for the channel's pace")
         return "retry"
