@@ -4,7 +4,6 @@ form, call one service and render."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 import math
 from zoneinfo import ZoneInfo
 
@@ -75,8 +74,6 @@ def _audience_from_post(post, files) -> tuple[dict, list, list]:
     upload = files.get("csv_file")
     if upload:
         rows, errors = csv_parse(content=upload.read().decode("utf-8", errors="replace"))
-    elif post.get("csv_rows_json"):
-        rows = json.loads(post["csv_rows_json"])
     return audience_validate(audience), rows, errors
 
 
@@ -113,7 +110,6 @@ def audience_preview(request):
             "count": count,
             "csv_rows": len(rows),
             "csv_errors": errors[:10],
-            "csv_rows_json": json.dumps(rows) if rows else "",
             "estimated_s": _estimate_s(count, channel),
             "rate_per_s": channel.rate_per_s if channel else None,
         }

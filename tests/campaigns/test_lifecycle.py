@@ -96,3 +96,33 @@ def test_quiet_hours_wrap_midnight_in_the_company_timezone(draft):
     assert quiet_hours_end(draft, late, tz) == dt.datetime(2026, 3, 2, 8, 0, tzinfo=tz)
     assert quiet_hours_end(draft, early, tz) == dt.datetime(2026, 3, 2, 8, 0, tzinfo=tz)
     assert quiet_hours_end(draft, noon, tz) is None
+
+
+def test_a_media_header_and_personalised_links_reach_the_outbound_template(draft):
+    from campaigns.dispatch import _Run
+    from inbox.models import Conversation, Message
+    from inbox.services import _outbound
+
+    with schema_context("alpha"):
+        draft.header_media_link, draft.header_media_kind = "https://cdn.example.com/banner.jpg", "image"
+        draft.template_variables = [
+            {"source": "field", "key": "first_name", "fallback": "there"},
+            {"source": "csv", "key": "url", "fallback": "https://shop.example.com"},
+        ]
+        draft.save()
+        contact = Contact.objects.filter(tags__contains=["life"]).first()
+        recipient = Recipient.objects.create(
+            campaign=draft,
+            contact=contact,
+            phone=contact.phone,
+            variables={"url": "https://shop.example.com/x"},
+        )
+        kind, _, payload = _Run(draft, "worker-x").content(recipient)
+        assert kind == "template" and payload["body_params"][0] == contact.name
+        assert "/l/" in payload["body_params"][1] and "shop.example.com" not in payload["body_params"][1]
+        message = Message(
+            conversation=Conversation(contact=contact, channel=draft.channel), kind=kind, payload=payload
+        )
+        outbound = _outbound(message)
+        assert outbound.template.header_media.link == "https://cdn.example.com/banner.jpg"
+        assert outbound.template.header_media_kind == "image"

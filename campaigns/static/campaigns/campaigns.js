@@ -38,7 +38,6 @@
       const body = await response.json();
       if (!response.ok) { output.textContent = body.error.message; return; }
       output.textContent = `${body.count} recipient(s)`;
-      if (body.csv_rows_json) document.getElementById("csv_rows_json").value = body.csv_rows_json;
       const errors = document.getElementById("csv-errors");
       errors.replaceChildren(...body.csv_errors.map((e) => {
         const item = document.createElement("li");
@@ -79,8 +78,17 @@
       });
       if (template.selectedOptions[0] && template.selectedOptions[0].hidden && firstVisible) firstVisible.selected = true;
     }
-    channel.addEventListener("change", filterTemplates);
+    // One variable row per placeholder of the chosen template.
+    function syncVariables() {
+      const option = template.selectedOptions[0];
+      const container = document.getElementById("variables");
+      const wanted = option ? Number(option.dataset.variables || 0) : 0;
+      while (container.children.length < wanted) cloneRow("variables");
+    }
+    channel.addEventListener("change", () => { filterTemplates(); syncVariables(); });
+    template.addEventListener("change", syncVariables);
     filterTemplates();
+    syncVariables();
     show(0);
   }
 
