@@ -25,7 +25,7 @@ from django.utils import timezone
 from campaigns.links import links_shorten, short_link_base
 from campaigns.models import Campaign, Recipient
 from campaigns.render import template_params, text_render
-from campaigns.services import ACTIVE, control_key, dispatch_kick
+from campaigns.services import ACTIVE, control_key, dispatch_kick, pending_recipients_update
 from channels_wa.pacing import send_rate_slow_down, send_slot_wait
 from channels_wa.providers import base
 from channels_wa.providers.registry import provider_for
@@ -150,9 +150,9 @@ def claim_batch(*, campaign_id: int, worker_id: str, size: int) -> list[int]:
 
 
 def _release(worker_id: str, campaign_id: int) -> None:
-    Recipient.objects.filter(
-        campaign_id=campaign_id, claimed_by=worker_id, status=Recipient.Status.PENDING
-    ).update(claimed_by="", claimed_until=None)
+    pending_recipients_update(
+        campaign_id=campaign_id, claimed_by_any=[worker_id], claimed_by="", claimed_until=None
+    )
 
 
 def campaign_recover(*, campaign_id: int) -> dict[str, int]:
@@ -173,9 +173,7 @@ def campaign_recover(*, campaign_id: int) -> dict[str, int]:
     dead = [w for w in workers if not redis.exists(_heartbeat_key(w))]
     if not dead:
         return counts
-    Recipient.objects.filter(
-        campaign_id=campaign_id, claimed_by__in=dead, status=Recipient.Status.PENDING
-    ).update(claimed_by="", claimed_until=None)
+    pending_recipients_update(campaign_id=campaign_id, claimed_by_any=dead, claimed_by="", claimed_until=None)
     orphans = Recipient.objects.filter(
         campaign_id=campaign_id, claimed_by__in=dead, status=Recipient.Status.SENDING
     ).select_related("message")

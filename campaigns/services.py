@@ -40,6 +40,27 @@ EDITABLE_FIELDS = (
 ACTIVE = (Campaign.Status.RUNNING, Campaign.Status.QUIET_HOURS)
 
 
+def pending_recipients_update(
+    *, campaign_id: int, claimed_by_any: list[str] | None = None, **values: Any
+) -> int:
+    """Update a campaign's pending recipients, locking them in id order: every multi-row change (cancel,
+    a dispatcher releasing its batch, recovery) takes row locks in the same order, so they never deadlock."""
+    from django.db import connection
+
+    assignments = ", ".join(f"{name} = %s" for name in values)
+    where, params = "campaign_id = %s AND status = 'pending'", [campaign_id]
+    if claimed_by_any is not None:
+        where += " AND claimed_by = ANY(%s)"
+        params.append(list(claimed_by_any))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE campaigns_recipient SET {assignments} WHERE id IN"
+            f" (SELECT id FROM campaigns_recipient WHERE {where} ORDER BY id FOR UPDATE)",
+            [*values.values(), *params],
+        )
+        return cursor.rowcount
+
+
 def control_key(campaign_id: int) -> str:
     from django.db import connection
 
@@ -220,8 +241,11 @@ def campaign_cancel(*, campaign: Campaign) -> Campaign:
         campaign.status, campaign.completed_at = Campaign.Status.CANCELLED, timezone.now()
         campaign.save(update_fields=["status", "completed_at", "updated_at"])
         _set_control(campaign)
-        Recipient.objects.filter(campaign=campaign, status=Recipient.Status.PENDING).update(
-            status=Recipient.Status.SKIPPED, error_code="cancelled", error_title="Campaign cancelled"
+        pending_recipients_update(
+            campaign_id=campaign.id,
+            status=Recipient.Status.SKIPPED,
+            error_code="cancelled",
+            error_title="Campaign cancelled",
         )
         from campaigns.dispatch import progress_emit
 
