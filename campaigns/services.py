@@ -157,6 +157,10 @@ def dispatch_kick(*, campaign: Campaign, count: int | None = None, eta: datetime
     transaction.on_commit(send)
 
 
+# Campaign rows are locked FOR NO KEY UPDATE: a dispatcher's transaction that touches a recipient checks
+# the recipient → campaign foreign key with FOR KEY SHARE at commit, which plain FOR UPDATE would block.
+
+
 def campaign_start(*, campaign: Campaign, now: datetime | None = None) -> Campaign:
     """Send now, or at `scheduled_at` when that is in the future (the tick starts it then)."""
     now = now or timezone.now()
@@ -169,7 +173,7 @@ def campaign_start(*, campaign: Campaign, now: datetime | None = None) -> Campai
     _validate(campaign)
     _check_sendable(campaign)
     with transaction.atomic():
-        campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
+        campaign = Campaign.objects.select_for_update(no_key=True).get(pk=campaign.pk)
         if campaign.scheduled_at and campaign.scheduled_at > now:
             campaign.status = Campaign.Status.SCHEDULED
             campaign.save(update_fields=["status", "updated_at"])
@@ -192,7 +196,7 @@ def campaign_start(*, campaign: Campaign, now: datetime | None = None) -> Campai
 
 def campaign_pause(*, campaign: Campaign) -> Campaign:
     with transaction.atomic():
-        campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
+        campaign = Campaign.objects.select_for_update(no_key=True).get(pk=campaign.pk)
         if campaign.status not in (*ACTIVE, Campaign.Status.SCHEDULED):
             raise BusinessRuleViolation(
                 f"A {campaign.status} campaign cannot be paused.", code="invalid_transition"
@@ -209,7 +213,7 @@ def campaign_pause(*, campaign: Campaign) -> Campaign:
 def campaign_resume(*, campaign: Campaign) -> Campaign:
     """Continue a paused (or automatically stopped) campaign; the auto-stop does not fire again."""
     with transaction.atomic():
-        campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
+        campaign = Campaign.objects.select_for_update(no_key=True).get(pk=campaign.pk)
         if campaign.status not in (Campaign.Status.PAUSED, Campaign.Status.STOPPED):
             raise BusinessRuleViolation(
                 f"A {campaign.status} campaign cannot be resumed.", code="invalid_transition"
@@ -233,7 +237,7 @@ def campaign_resume(*, campaign: Campaign) -> Campaign:
 def campaign_cancel(*, campaign: Campaign) -> Campaign:
     """Stop for good: recipients not yet sent are skipped (a message already with the provider finishes)."""
     with transaction.atomic():
-        campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
+        campaign = Campaign.objects.select_for_update(no_key=True).get(pk=campaign.pk)
         if campaign.status in (Campaign.Status.COMPLETED, Campaign.Status.CANCELLED):
             raise BusinessRuleViolation(
                 f"A {campaign.status} campaign cannot be cancelled.", code="invalid_transition"

@@ -250,3 +250,21 @@ def test_quiet_hours_pause_sending_and_resume_it_automatically(wired):
     assert box.sent() == [] and refreshed(campaign).resume_at is not None
     wait_for(finished(campaign), "the campaign to resume by itself and complete", timeout_s=20)
     assert len(box.sent()) == 10 and set(box.sent_per_customer().values()) == {1}
+
+
+@pytest.mark.parametrize("wired", [100], indirect=True)
+def test_cancel_while_several_dispatchers_send_stops_cleanly(wired):
+    from campaigns.services import campaign_cancel
+
+    box, tag = wired
+    make_contacts(200, tag=tag)
+    campaign = new_campaign(box.channel, tag)
+    with schema_context("alpha"):
+        campaign_start(campaign=campaign)
+    wait_for(lambda: len(box.sent()) >= 20, "some sends")
+    with schema_context("alpha"):
+        assert campaign_cancel(campaign=refreshed(campaign)).status == "cancelled"
+    wait_for(lambda: "sending" not in statuses(campaign), "in-flight sends to settle")
+    counts = statuses(campaign)
+    assert "pending" not in counts and counts["skipped"] > 0
+    assert len(box.sent()) == counts["sent"] and set(box.sent_per_customer().values()) == {1}
