@@ -182,7 +182,7 @@ def audience_count(*, audience: dict[str, Any], csv_rows: list[dict[str, Any]] |
     """How many recipients the campaign would have now (the preview before sending)."""
     query_phones = audience_contacts(audience).values("recipient_phone").distinct()
     total = query_phones.count()
-    csv_phones = {row["phone"] for row in csv_rows or []}
+    csv_phones = {row["phone"] for row in _listed_rows(audience, csv_rows)}
     if csv_phones:
         digits = [p.lstrip("+") for p in csv_phones]
         opted_out = set(
@@ -195,6 +195,12 @@ def audience_count(*, audience: dict[str, Any], csv_rows: list[dict[str, Any]] |
         )
         total += len(csv_phones - opted_out - already)
     return total
+
+
+def _listed_rows(audience: dict[str, Any], csv_rows: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    """CSV rows, then the explicit phone list: numbers that are not contacts yet become contacts."""
+    listed = [{"phone": phone, "name": "", "vars": {}} for phone in audience.get("phones") or []]
+    return [*(csv_rows or []), *listed]
 
 
 def _csv_contacts(rows: list[dict[str, Any]]) -> dict[str, int]:
@@ -230,9 +236,10 @@ def _csv_contacts(rows: list[dict[str, Any]]) -> dict[str, int]:
 def recipients_create(*, campaign: Campaign) -> int:
     """Create every recipient row in bulk (INSERT … SELECT for queried contacts): CSV rows first, so
     their variables win; a phone already in the campaign is skipped. Returns the campaign's total."""
+    listed = _listed_rows(campaign.audience, campaign.audience_csv)
     with transaction.atomic():
-        if campaign.audience_csv:
-            contact_ids = _csv_contacts(campaign.audience_csv)
+        if listed:
+            contact_ids = _csv_contacts(listed)
             opted_out = set(
                 Contact.objects.filter(id__in=list(contact_ids.values()), is_opted_out=True).values_list(
                     "id", flat=True
@@ -246,7 +253,7 @@ def recipients_create(*, campaign: Campaign) -> int:
                         phone=row["phone"],
                         variables=row["vars"],
                     )
-                    for row in campaign.audience_csv
+                    for row in listed
                     if row["phone"] in contact_ids and contact_ids[row["phone"]] not in opted_out
                 ],
                 batch_size=5000,

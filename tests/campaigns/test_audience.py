@@ -101,6 +101,11 @@ def test_explicit_lists_and_an_empty_audience(people):
         ids = [people["Carla"].id, people["Dan"].id]
         assert audience_count(audience={"contact_ids": ids, "phones": ["+447700900002"]}) == 2
         assert audience_count(audience={}) == 0
+        # A listed number that is not a contact yet becomes one; an opted-out one stays out.
+        listed = {"phones": ["+447700900099", "+447700900004"]}
+        assert audience_count(audience=listed) == 1
+        assert [r.phone for r in created(listed)] == ["+447700900099"]
+        assert Contact.objects.filter(phone="+447700900099").exists()
 
 
 def test_a_campaign_of_one_company_never_selects_another_companys_contacts(people, beta):

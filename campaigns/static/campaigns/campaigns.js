@@ -71,6 +71,7 @@
     // Only the chosen channel's templates are offered.
     const channel = document.getElementById("channel_id"), template = document.getElementById("template");
     function filterTemplates() {
+      if (!template.options) return;  // no synced templates: a text field instead
       let firstVisible = null;
       Array.from(template.options).forEach((option) => {
         option.hidden = option.dataset.channel !== channel.value;
@@ -80,7 +81,7 @@
     }
     // One variable row per placeholder of the chosen template.
     function syncVariables() {
-      const option = template.selectedOptions[0];
+      const option = template.selectedOptions && template.selectedOptions[0];
       const container = document.getElementById("variables");
       const wanted = option ? Number(option.dataset.variables || 0) : 0;
       while (container.children.length < wanted) cloneRow("variables");
