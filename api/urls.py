@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from api import views, views_directory, views_webhooks
@@ -61,6 +61,7 @@ urlpatterns = [
         views_webhooks.DeliveryRetryView.as_view(),
         name="api-webhook-delivery-retry",
     ),
+    path("", include("campaigns.api_urls")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]

@@ -277,6 +277,15 @@ QR_BACKOFF_CAP_S = float(env("QR_BACKOFF_CAP_S", "300"))
 QR_RECONNECTS_PER_S = float(env("QR_RECONNECTS_PER_S", "5"))  # per runner, however many sessions drop
 # Multiplies every pacing pause (gaps, typing); 1 in production, tiny in tests and benchmarks.
 QR_PACING_SCALE = float(env("QR_PACING_SCALE", "1"))
+# Campaigns (campaigns app): pacing, crash recovery and short links.
+CHANNEL_RATE_HEADROOM = float(env("CHANNEL_RATE_HEADROOM", "0.97"))
+CAMPAIGN_MAX_DISPATCHERS = int(env("CAMPAIGN_MAX_DISPATCHERS", "4"))
+CAMPAIGN_DISPATCHER_RATE_PER_S = float(env("CAMPAIGN_DISPATCHER_RATE_PER_S", "20"))
+CAMPAIGN_WORKER_HEARTBEAT_S = float(env("CAMPAIGN_WORKER_HEARTBEAT_S", "15"))
+CAMPAIGN_PAIR_RETRY_S = float(env("CAMPAIGN_PAIR_RETRY_S", "60"))
+CAMPAIGN_DISPATCH_QUEUE = env("CAMPAIGN_DISPATCH_QUEUE", "celery")
+SHORT_LINK_BASE = env("SHORT_LINK_BASE", "http://{host}:8000" if DEBUG else "https://{host}")
+CELERY_BEAT_SCHEDULE["campaigns-tick"] = {"task": "campaigns.tasks.campaigns_tick", "schedule": 15.0}
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],

@@ -1,6 +1,7 @@
 from django.urls import include, path
 
 from accounts.views import LoginView, LogoutView
+from campaigns.views_links import short_link
 from core.admin import tenant_site
 from core.views import health
 
@@ -15,4 +16,6 @@ urlpatterns = [
     path("api/v1/", include("api.urls")),
     path("automation/", include("automation.urls")),
     path("ai/", include("ai_personas.urls")),
+    path("campaigns/", include("campaigns.urls")),
+    path("l/<str:code>", short_link, name="short-link"),
 ]

@@ -293,6 +293,9 @@ def inbound_message_receive(*, channel: Channel, event: InboundMessage) -> Messa
         )
         emit_message("message.created", message)
         emit_conversation("conversation.created" if is_new else "conversation.updated", conversation)
+        from campaigns.optout import inbound_message_observe
+
+        inbound_message_observe(message=message, contact=contact, is_opted_out_by_provider=event.is_opt_out)
         if event.media and event.media.media_id:
             from channels_wa.tasks import fetch_inbound_media
 
@@ -534,9 +537,11 @@ def message_send(
     payload: dict | None = None,
     sender_kind: str = Message.SenderKind.USER,
     sender_user=None,
+    is_delivered_by_caller: bool = False,
 ) -> Message:
     """Queue a reply; it is sent by a worker after commit. Outside the 24-hour window only templates go
-    (or, on Messenger and Instagram where the company enabled it, human-agent replies for 7 days)."""
+    (or, on Messenger and Instagram where the company enabled it, human-agent replies for 7 days).
+    `is_delivered_by_caller`: the caller (a paced campaign dispatcher) calls message_deliver itself."""
     _validate_outbound(kind=kind, text=text, payload=payload)
     now = timezone.now()
     channel = conversation.channel
@@ -575,9 +580,10 @@ def message_send(
         )
         emit_message("message.created", message)
         emit_conversation("conversation.updated", conversation, is_activity_only=True)
-        from inbox.tasks import deliver_message
+        if not is_delivered_by_caller:
+            from inbox.tasks import deliver_message
 
-        enqueue_on_commit(deliver_message, message.id)
+            enqueue_on_commit(deliver_message, message.id)
     return message
 
 
@@ -590,6 +596,7 @@ def message_send_to_phone(
     payload: dict | None = None,
     sender_kind: str = Message.SenderKind.API,
     sender_user=None,
+    is_delivered_by_caller: bool = False,
 ) -> Message:
     """Send to a phone number (WhatsApp, SMS) or a page-scoped id (Messenger, Instagram) on a channel,
     creating the contact and conversation when needed."""
@@ -626,6 +633,7 @@ def message_send_to_phone(
             payload=payload,
             sender_kind=sender_kind,
             sender_user=sender_user,
+            is_delivered_by_caller=is_delivered_by_caller,
         )
 
 
@@ -638,6 +646,7 @@ def _send_to_contact(
     payload: dict | None,
     sender_kind: str,
     sender_user,
+    is_delivered_by_caller: bool = False,
 ) -> Message:
     conversation = _open_conversation(contact=contact, channel=channel)
     return message_send(
@@ -647,6 +656,7 @@ def _send_to_contact(
         payload=payload,
         sender_kind=sender_kind,
         sender_user=sender_user,
+        is_delivered_by_caller=is_delivered_by_caller,
     )
 
 
@@ -693,6 +703,10 @@ def _outbound(message: Message) -> base.OutboundMessage:
                 header_params=list(payload.get("header_params", [])),
                 body_params=list(payload.get("body_params", [])),
                 button_params=[tuple(b) for b in payload.get("button_params", [])],
+                header_media=base.MediaRef(link=payload["header_media"]["link"])
+                if payload.get("header_media")
+                else None,
+                header_media_kind=(payload.get("header_media") or {}).get("kind", ""),
             ),
         )
     elif message.kind in base.MEDIA_KINDS:
@@ -719,9 +733,12 @@ class DeliveryOutcome:
     SENT, FAILED, RETRY, SKIPPED = "sent", "failed", "retry", "skipped"
 
 
-def message_deliver(*, message_id: int, is_last_attempt: bool = False) -> tuple[str, ProviderError | None]:
+def message_deliver(
+    *, message_id: int, is_last_attempt: bool = False, provider: base.Provider | None = None
+) -> tuple[str, ProviderError | None]:
     """Hand one queued message to its provider. Claiming the row first means that two workers (or a
-    redelivered task) can never both send it."""
+    redelivered task) can never both send it. A caller sending many (a campaign dispatcher) passes its own
+    `provider`, so one pooled connection serves them all; it stays open."""
     from channels_wa.providers.registry import provider_for
 
     claimed = Message.objects.filter(pk=message_id, status=Message.Status.QUEUED).update(
@@ -730,11 +747,13 @@ def message_deliver(*, message_id: int, is_last_attempt: bool = False) -> tuple[
     if not claimed:
         return DeliveryOutcome.SKIPPED, None
     message = Message.objects.select_related("conversation__contact", "channel").get(pk=message_id)
-    provider = provider_for(message.channel)
+    is_own_provider = provider is None
+    provider = provider or provider_for(message.channel)
     try:
         result = provider.send(_outbound(message))
     finally:
-        provider.close()
+        if is_own_provider:
+            provider.close()
     with transaction.atomic():
         if result.is_ok:
             _lock_provider_id(message.channel_id, result.provider_message_id)

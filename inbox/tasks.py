@@ -13,6 +13,12 @@ MAX_SEND_ATTEMPTS = 6
 
 @shared_task(bind=True, acks_late=True, max_retries=MAX_SEND_ATTEMPTS - 1)
 def deliver_message(self, message_id: int) -> str:
+    from channels_wa.pacing import send_slot_wait
+    from inbox.models import Message
+
+    message = Message.objects.select_related("channel").filter(pk=message_id).first()
+    if message is not None and not send_slot_wait(channel=message.channel, max_wait_s=5):
+        raise self.retry(countdown=1)  # the channel's pace is taken (e.g. by a campaign): wait a moment
     outcome, error = message_deliver(
         message_id=message_id, is_last_attempt=self.request.retries >= MAX_SEND_ATTEMPTS - 1
     )
@@ -58,9 +64,11 @@ def sweep_queued_messages() -> int:
     count = 0
     for schema in get_tenant_model().objects.filter(status="active").values_list("schema_name", flat=True):
         with schema_context(schema):
-            for message_id in Message.objects.filter(status="queued", created_at__lt=cutoff).values_list(
-                "id", flat=True
-            )[:500]:
+            # Campaign messages are paced and retried by their dispatcher, never by this sweep.
+            stale = Message.objects.filter(status="queued", created_at__lt=cutoff).exclude(
+                payload__has_key="campaign_id"
+            )
+            for message_id in stale.values_list("id", flat=True)[:500]:
                 deliver_message.delay(message_id)
                 count += 1
     return count

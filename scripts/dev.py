@@ -58,6 +58,7 @@ def prepare(port: str) -> None:
     services()
     # The sandbox calls this app back on the port it serves.
     os.environ.setdefault("WHATSAPP_SANDBOX_WEBHOOK_BASE", f"http://{{host}}:{port}")
+    os.environ.setdefault("SHORT_LINK_BASE", f"http://{{host}}:{port}")
     log("migrating the public schema and every company schema…")
     manage("migrate_schemas", "--verbosity", "0")
     log("seeding the demo (idempotent)…")

@@ -174,6 +174,8 @@ def test_stop_keyword_opts_out_and_start_opts_back_in(sms, django_capture_on_com
         deliver(sms, "message__sms_stop")
     with schema_context("alpha"):
         assert Contact.objects.get().is_opted_out is True
+        # Twilio answered STOP itself (and refuses further sends): no confirmation of ours goes out.
+        assert not Message.objects.filter(direction="outbound").exists()
     with django_capture_on_commit_callbacks(execute=True):
         deliver(sms, "message__sms_start")
     with schema_context("alpha"):
