@@ -69,7 +69,7 @@ def test_qr_code_refreshes_live_then_the_number_is_linked(page, live_server_url)
         expect(page.locator("#qr-code svg")).to_have_count(0)
 
         off_loop(_show_code, channel.id, "2@first-code,abc,def")
-        expect(page.locator("#qr-code svg")).to_be_visible()
+        expect(page.locator("#qr-code svg")).to_be_visible(timeout=15_000)  # a busy CI machine
         expect(page.locator("#qr-state")).to_have_attribute("data-state", "pending")
         first = page.locator("#qr-code").inner_html()
 
