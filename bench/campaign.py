@@ -48,9 +48,9 @@ def make_contacts(n: int, tag: str, offset: int) -> None:
     with connection.cursor() as cursor:
         cursor.execute(
             "INSERT INTO inbox_contact (phone, whatsapp_id, name, profile_name, tags, custom_attributes,"
-            " is_opted_out, created_at, updated_at)"
+            " is_opted_out, avatar_url, created_at, updated_at)"
             " SELECT '+447' || lpad((%s + g)::text, 9, '0'), '447' || lpad((%s + g)::text, 9, '0'),"
-            " 'Customer ' || g, '', ARRAY[%s]::varchar[], '{}'::jsonb, false, now(), now()"
+            " 'Customer ' || g, '', ARRAY[%s]::varchar[], '{}'::jsonb, false, '', now(), now()"
             " FROM generate_series(1, %s) AS g",
             [offset, offset, tag, n],
         )

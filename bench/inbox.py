@@ -86,10 +86,10 @@ def seed(conversations: int, per_conversation: int) -> dict:
             cursor.execute(
                 f"""
                 INSERT INTO inbox_contact (phone, whatsapp_id, name, profile_name, tags, custom_attributes,
-                                           is_opted_out, created_at, updated_at)
+                                           is_opted_out, avatar_url, created_at, updated_at)
                 SELECT '+1555' || lpad(g::text, 7, '0'), '1555' || lpad(g::text, 7, '0'),
                        'Customer ' || g, ({words})[1 + g % {len(WORDS)}] || ' fan ' || g, '{{}}', '{{}}',
-                       false, now(), now()
+                       false, '', now(), now()
                 FROM generate_series(1, {conversations}) g
                 """
             )
