@@ -206,9 +206,14 @@ def _event_body(*, event_id: uuid.UUID, event_type: str, data: dict) -> str:
 def webhook_event_emit(*, event_type: str, data: dict) -> list[WebhookDelivery]:
     """Record an event for every active endpoint of the current company subscribed to it, in the
     caller's transaction; each delivery is posted by a worker after commit."""
+    return webhook_events_emit(event_type=event_type, datas=[data])
+
+
+def webhook_events_emit(*, event_type: str, datas: list[dict]) -> list[WebhookDelivery]:
+    """Several events of one type (a campaign dispatcher's batch): one endpoint lookup, one insert."""
     if event_type not in WEBHOOK_EVENT_TYPES:
         raise ValueError(f"unknown webhook event type {event_type!r}")
-    if connection.schema_name == "public":
+    if connection.schema_name == "public" or not datas:
         return []
     endpoint_ids = list(
         WebhookEndpoint.objects.filter(is_active=True)
@@ -217,11 +222,12 @@ def webhook_event_emit(*, event_type: str, data: dict) -> list[WebhookDelivery]:
     )
     if not endpoint_ids:
         return []
-    event_id = uuid.uuid4()
-    body = _event_body(event_id=event_id, event_type=event_type, data=data)
     now = timezone.now()
-    deliveries = WebhookDelivery.objects.bulk_create(
-        [
+    rows = []
+    for data in datas:
+        event_id = uuid.uuid4()
+        body = _event_body(event_id=event_id, event_type=event_type, data=data)
+        rows.extend(
             WebhookDelivery(
                 endpoint_id=endpoint_id,
                 event_id=event_id,
@@ -230,8 +236,8 @@ def webhook_event_emit(*, event_type: str, data: dict) -> list[WebhookDelivery]:
                 next_attempt_at=now,
             )
             for endpoint_id in endpoint_ids
-        ]
-    )
+        )
+    deliveries = WebhookDelivery.objects.bulk_create(rows)
     from automation.tasks import deliver_webhook
 
     for delivery in deliveries:

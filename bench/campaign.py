@@ -152,7 +152,6 @@ def main() -> None:
         WHATSAPP_SANDBOX_URL=f"http://127.0.0.1:{SANDBOX_PORT}",
         WHATSAPP_SANDBOX_WEBHOOK_BASE="http://127.0.0.1:9",
         CAMPAIGN_MAX_DISPATCHERS=str(args.workers * args.worker_concurrency),
-        CAMPAIGN_DISPATCHER_RATE_PER_S="5",
     )
     migrate(env)
     import django

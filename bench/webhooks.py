@@ -48,6 +48,7 @@ def receiver_process(conn) -> None:
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # no ~40 ms wait between the headers and the body
 
         def do_POST(self):
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))

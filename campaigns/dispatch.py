@@ -14,26 +14,34 @@ import socket
 import threading
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, F, Max, Q
+from django.db.models import Count, Max, Q
 from django.utils import timezone
 
 from campaigns.links import links_shorten, short_link_base
 from campaigns.models import Campaign, Recipient
 from campaigns.render import template_params, text_render
 from campaigns.services import ACTIVE, control_key, dispatch_kick, pending_recipients_update
-from channels_wa.pacing import send_rate_slow_down, send_slot_wait
+from channels_wa.pacing import SendPacer, send_rate_slow_down
 from channels_wa.providers import base
 from channels_wa.providers.registry import provider_for
 from core.errors import OmniDeskError
 from core.realtime import broadcast_on_commit
 from core.redis import get_redis
+from inbox.batch import (
+    BatchSend,
+    messages_claim_for_sending,
+    messages_queue,
+    messages_sent_record,
+    messages_unclaim,
+)
 from inbox.models import Message
-from inbox.services import DeliveryOutcome, message_deliver, message_send_to_phone
+from inbox.services import DeliveryOutcome, _outbound, message_delivery_record
 from tenants.models import Company
 
 logger = logging.getLogger(__name__)
@@ -229,6 +237,7 @@ class _Run:
         self.worker_id = worker_id
         self.links: dict[str, str] = {}
         self.provider = provider_for(self.channel)  # one pooled connection for the whole run
+        self.provider.open()
         self.link_base = ""
         if campaign.is_link_tracking:
             company = Company.objects.get(schema_name=connection.schema_name)
@@ -295,58 +304,96 @@ def _retry_later(recipient_id: int, delay_s: float, code: str, title: str) -> No
     )
 
 
-def recipient_send(*, run: _Run, recipient_id: int) -> str:
-    """Send one claimed recipient; returns what happened to it."""
-    recipient = (
+@dataclass
+class _Item:
+    """A recipient marked `sending` with its queued message, ready for the provider."""
+
+    recipient_id: int
+    attempts: int
+    message: Message
+
+
+def _recipients_update(
+    sql_set: str, ids: list[int], params: list | None = None, *, only_status: str = ""
+) -> int:
+    """Update some recipients, locking them in id order like every other multi-row change (no deadlocks:
+    see campaigns.services.pending_recipients_update)."""
+    if not ids:
+        return 0
+    where = "id = ANY(%s)" + (" AND status = %s" if only_status else "")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE campaigns_recipient SET {sql_set} WHERE id IN"
+            f" (SELECT id FROM campaigns_recipient WHERE {where} ORDER BY id FOR UPDATE)",
+            [*(params or []), ids, *([only_status] if only_status else [])],
+        )
+        return cursor.rowcount
+
+
+def batch_prepare(*, run: _Run, recipient_ids: list[int]) -> list[_Item]:
+    """Claimed recipients → `sending`, each with its queued message, committed together before anything
+    goes to the provider (a recipient retried after an earlier attempt reuses its message)."""
+    recipients = list(
         Recipient.objects.select_related("contact")
-        .filter(pk=recipient_id, status=Recipient.Status.PENDING, claimed_by=run.worker_id)
-        .first()
-    )
-    if recipient is None:  # the lease passed to another worker meanwhile
-        return "skipped"
-    if recipient.contact.is_opted_out:
-        Recipient.objects.filter(pk=recipient_id, status=Recipient.Status.PENDING).update(
+        .filter(pk__in=recipient_ids, status=Recipient.Status.PENDING, claimed_by=run.worker_id)
+        .order_by("id")
+    )  # a lease that passed to another worker meanwhile drops out here
+    opted_out = [r.id for r in recipients if r.contact.is_opted_out]
+    if opted_out:
+        Recipient.objects.filter(pk__in=opted_out, status=Recipient.Status.PENDING).update(
             status=Recipient.Status.SKIPPED, error_code="opted_out", error_title="The contact opted out"
         )
-        return "skipped"
-    message_id = recipient.message_id
-    try:
-        # The `sending` mark and the queued message commit together, before the provider is called.
-        with transaction.atomic():
-            claimed = Recipient.objects.filter(
-                pk=recipient_id, status=Recipient.Status.PENDING, claimed_by=run.worker_id
-            ).update(
-                status=Recipient.Status.SENDING, sending_started_at=timezone.now(), attempts=F("attempts") + 1
+    recipients = [r for r in recipients if not r.contact.is_opted_out]
+    contents: dict[int, tuple[str, str, dict]] = {}
+    for recipient in recipients:
+        if recipient.message_id is None:
+            try:
+                contents[recipient.id] = run.content(recipient)
+            except OmniDeskError as exc:
+                _fail(recipient.id, exc.code, exc.message)
+    recipients = [r for r in recipients if r.message_id is not None or r.id in contents]
+    if not recipients:
+        return []
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE campaigns_recipient SET status = 'sending', sending_started_at = now(),"
+                " attempts = attempts + 1 WHERE id IN (SELECT id FROM campaigns_recipient"
+                " WHERE id = ANY(%s) AND status = 'pending' AND claimed_by = %s ORDER BY id FOR UPDATE)"
+                " RETURNING id, attempts",
+                [[r.id for r in recipients], run.worker_id],
             )
-            if not claimed:
-                return "skipped"
-            if message_id is None:
-                kind, text, payload = run.content(recipient)
-                message_id = message_send_to_phone(
-                    channel=run.channel,
-                    phone=recipient.phone,
-                    kind=kind,
-                    text=text,
-                    payload=payload,
-                    sender_kind=Message.SenderKind.AUTOMATION,
-                    is_delivered_by_caller=True,
-                ).id
-                Recipient.objects.filter(pk=recipient_id).update(message_id=message_id)
-    except OmniDeskError as exc:
-        _fail(recipient_id, exc.code, exc.message)
-        return "failed"
-    recipient.attempts += 1
-    if not send_slot_wait(channel=run.channel, max_wait_s=60):
-        _retry_later(recipient_id, 1, "paced", "Waiting for the channel's pace")
-        return "retry"
-    outcome, error = message_deliver(
-        message_id=message_id, is_last_attempt=recipient.attempts >= MAX_ATTEMPTS, provider=run.provider
-    )
-    if outcome == DeliveryOutcome.SENT:
-        Recipient.objects.filter(pk=recipient_id).update(
-            status=Recipient.Status.SENT, sent_at=timezone.now(), error_code="", error_title=""
+            attempts = dict(cursor.fetchall())
+        recipients = [r for r in recipients if r.id in attempts]
+        fresh = [r for r in recipients if r.message_id is None]
+        queued = messages_queue(
+            channel=run.channel,
+            sends=[BatchSend(r.contact, *contents[r.id]) for r in fresh],
+            sender_kind=Message.SenderKind.AUTOMATION,
         )
-        return "sent"
+        messages: dict[int, Message] = {}
+        for recipient, result in zip(fresh, queued, strict=True):
+            if isinstance(result, OmniDeskError):
+                _fail(recipient.id, result.code, result.message)
+            else:
+                messages[recipient.id] = result
+        if messages:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "UPDATE campaigns_recipient AS r SET message_id = v.message_id"
+                    " FROM unnest(%s::bigint[], %s::bigint[]) AS v(id, message_id) WHERE r.id = v.id",
+                    [list(messages), [m.id for m in messages.values()]],
+                )
+    retried = {r.message_id: r.id for r in recipients if r.message_id is not None}
+    if retried:
+        for message in Message.objects.select_related("conversation__contact").filter(pk__in=list(retried)):
+            message.channel = run.channel
+            messages[retried[message.id]] = message
+    return [_Item(r.id, attempts[r.id], messages[r.id]) for r in recipients if r.id in messages]
+
+
+def _outcome_apply(run: _Run, item: _Item, outcome: str, error) -> str:
+    """A recipient's fate after a send that did not simply succeed."""
     if outcome == DeliveryOutcome.RETRY:
         if error.code == THROUGHPUT_CODE:
             send_rate_slow_down(channel=run.channel)
@@ -354,15 +401,130 @@ def recipient_send(*, run: _Run, recipient_id: int) -> str:
         elif error.code == PAIR_RATE_CODE:
             delay_s = max(error.retry_after_s or 0, settings.CAMPAIGN_PAIR_RETRY_S)
         else:
-            delay_s = max(error.retry_after_s or 0, 2.0**recipient.attempts)
-        _retry_later(recipient_id, delay_s, error.code, error.title)
+            delay_s = max(error.retry_after_s or 0, 2.0**item.attempts)
+        _retry_later(item.recipient_id, delay_s, error.code, error.title)
         return "retry"
     if outcome == DeliveryOutcome.FAILED:
-        _fail(recipient_id, error.code, error.title)
+        _fail(item.recipient_id, error.code, error.title)
         return "failed"
     # SKIPPED: the message was no longer queued; take its outcome as it is.
-    _settle_from_message(recipient_id, Message.objects.get(pk=message_id))
+    _settle_from_message(item.recipient_id, Message.objects.get(pk=item.message.id))
     return "settled"
+
+
+def _unsent_release(campaign_id: int, items: list[_Item]) -> None:
+    """Prepared recipients that never reached the provider go back to pending (their queued message is
+    reused when they are sent), or are skipped when the campaign was cancelled meanwhile."""
+    ids = [item.recipient_id for item in items]
+    if not ids:
+        return
+    with transaction.atomic(), connection.cursor() as cursor:
+        # Serialised with campaign_cancel (which locks the campaign row before skipping what is pending).
+        cursor.execute("SELECT status FROM campaigns_campaign WHERE id = %s FOR SHARE", [campaign_id])
+        row = cursor.fetchone()
+        if row and row[0] == Campaign.Status.CANCELLED:
+            assignments = "status = 'skipped', error_code = 'cancelled', error_title = 'Campaign cancelled'"
+        else:
+            assignments = "status = 'pending', claimed_by = '', claimed_until = NULL"
+        _recipients_update(
+            f"{assignments}, attempts = GREATEST(attempts - 1, 0)", ids, only_status=Recipient.Status.SENDING
+        )
+
+
+def _paced_retry(items: list[_Item]) -> None:
+    for item in items:
+        _retry_later(item.recipient_id, 1, "paced", "Waiting for the channel's pace")
+
+
+def chunk_size(channel) -> int:
+    """Messages a dispatcher reserves slots for at once: about 50 ms of the channel's rate."""
+    return max(1, min(20, round(channel.rate_per_s * 0.025)))
+
+
+def batch_send(*, run: _Run, items: list[_Item]) -> dict[str, int]:
+    """Send prepared recipients at the channel's pace, a chunk at a time: mark the chunk's messages
+    `sending`, send each at its reserved slot, record the outcomes together. Returns counts by outcome;
+    "halted" when the campaign was paused, stopped or cancelled meanwhile."""
+    counts: dict[str, int] = {}
+    size = chunk_size(run.channel)
+    for start in range(0, len(items), size):
+        chunk, later = items[start : start + size], items[start + size :]
+        heartbeat(run.worker_id, run.campaign.id)
+        if _is_halted(run.campaign.id):
+            _unsent_release(run.campaign.id, items[start:])
+            counts["halted"] = 1
+            return counts
+        mine = messages_claim_for_sending(message_ids=[item.message.id for item in chunk])
+        pacer = SendPacer(channel=run.channel, count=len(mine), max_wait_s=60)
+        sent: list[tuple[_Item, base.SendResult]] = []
+        others: list[tuple[_Item, base.SendResult | None]] = []
+        stop = ""
+        for index, item in enumerate(chunk):
+            if item.message.id not in mine:
+                others.append((item, None))  # another worker has this message: take its outcome
+                continue
+            if not pacer.wait():
+                stop = "paced"
+            elif _is_halted(run.campaign.id):
+                stop = "halted"
+            if stop:
+                unsent = [i for i in chunk[index:] if i.message.id in mine]
+                others.extend((i, None) for i in chunk[index:] if i.message.id not in mine)
+                messages_unclaim(message_ids=[i.message.id for i in unsent])
+                if stop == "paced":
+                    _paced_retry(unsent + later)
+                else:
+                    _unsent_release(run.campaign.id, unsent + later)
+                break
+            try:
+                result = run.provider.send(_outbound(item.message))
+            except Exception:
+                # Whether the provider got it is unknown: shown as such, never resent blindly.
+                logger.exception("campaign %s: recipient %s", run.campaign.id, item.recipient_id)
+                _recipients_update(
+                    "status = 'unknown', error_code = 'unknown', error_title = %s",
+                    [item.recipient_id],
+                    ["The send failed unexpectedly while the provider may have had it; it was not resent."],
+                )
+                continue
+            (sent if result.is_ok else others).append((item, result))
+        _chunk_record(run, sent, others, counts)
+        if stop:
+            counts[stop] = counts.get(stop, 0) + 1
+            return counts
+    return counts
+
+
+def _chunk_record(
+    run: _Run,
+    sent: list[tuple[_Item, base.SendResult]],
+    others: list[tuple[_Item, base.SendResult | None]],
+    counts: dict[str, int],
+) -> None:
+    if sent:
+        with transaction.atomic():
+            messages_sent_record(channel=run.channel, sent=[(item.message, r) for item, r in sent])
+            _recipients_update(
+                "status = 'sent', sent_at = now(), error_code = '', error_title = ''",
+                [item.recipient_id for item, _ in sent],
+            )
+        counts["sent"] = counts.get("sent", 0) + len(sent)
+    for item, result in others:
+        try:
+            if result is None:
+                outcome, error = DeliveryOutcome.SKIPPED, None
+            else:
+                outcome, error = message_delivery_record(
+                    message_id=item.message.id,
+                    channel_id=run.channel.id,
+                    result=result,
+                    is_last_attempt=item.attempts >= MAX_ATTEMPTS,
+                )
+            what = _outcome_apply(run, item, outcome, error)
+            counts[what] = counts.get(what, 0) + 1
+        except Exception:
+            # One bad recipient never stops the campaign; what happened to it is left for recovery.
+            logger.exception("campaign %s: recipient %s", run.campaign.id, item.recipient_id)
 
 
 # -- the run ------------------------------------------------------------------------------------------------
@@ -492,16 +654,15 @@ def _dispatch_loop(run: _Run, deadline: float) -> str:
         ids = claim_batch(campaign_id=campaign_id, worker_id=worker_id, size=batch_size)
         if not ids:
             return _finish_or_wait(campaign, worker_id)
-        for recipient_id in ids:
-            if _is_halted(campaign_id):
-                _release(worker_id, campaign_id)
-                return "halted"
-            heartbeat(worker_id, campaign_id)
-            try:
-                recipient_send(run=run, recipient_id=recipient_id)
-            except Exception:
-                # One bad recipient never stops the campaign; what happened to it is left for recovery.
-                logger.exception("campaign %s: recipient %s", campaign_id, recipient_id)
+        try:
+            items = batch_prepare(run=run, recipient_ids=ids)
+        except Exception:
+            # A batch that cannot be prepared is left for recovery; the campaign goes on.
+            logger.exception("campaign %s: preparing recipients %s", campaign_id, ids)
+            items = []
+        if batch_send(run=run, items=items).get("halted"):
+            _release(worker_id, campaign_id)
+            return "halted"
         progress_emit(campaign=campaign)
         if _auto_stop_check(campaign):
             _release(worker_id, campaign_id)

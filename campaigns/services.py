@@ -136,7 +136,8 @@ def dispatcher_count(campaign: Campaign) -> int:
     rate (each waits on the database and the provider), never more than the cap; the bucket paces them."""
     per_dispatcher = max(1.0, settings.CAMPAIGN_DISPATCHER_RATE_PER_S)
     wanted = math.ceil(campaign.channel.rate_per_s / per_dispatcher)
-    return max(1, min(settings.CAMPAIGN_MAX_DISPATCHERS, wanted))
+    # Two at least: one prepares or records its batch while the other sends, so no slot goes unused.
+    return max(1, min(settings.CAMPAIGN_MAX_DISPATCHERS, max(2, wanted)))
 
 
 def dispatch_kick(*, campaign: Campaign, count: int | None = None, eta: datetime | None = None) -> None:

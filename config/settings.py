@@ -278,7 +278,7 @@ QR_RECONNECTS_PER_S = float(env("QR_RECONNECTS_PER_S", "5"))  # per runner, howe
 # Multiplies every pacing pause (gaps, typing); 1 in production, tiny in tests and benchmarks.
 QR_PACING_SCALE = float(env("QR_PACING_SCALE", "1"))
 # Campaigns (campaigns app): pacing, crash recovery and short links.
-CHANNEL_RATE_HEADROOM = float(env("CHANNEL_RATE_HEADROOM", "0.97"))
+CHANNEL_RATE_HEADROOM = float(env("CHANNEL_RATE_HEADROOM", "0.98"))
 CAMPAIGN_MAX_DISPATCHERS = int(env("CAMPAIGN_MAX_DISPATCHERS", "4"))
 CAMPAIGN_DISPATCHER_RATE_PER_S = float(env("CAMPAIGN_DISPATCHER_RATE_PER_S", "20"))
 CAMPAIGN_WORKER_HEARTBEAT_S = float(env("CAMPAIGN_WORKER_HEARTBEAT_S", "15"))

@@ -3,7 +3,7 @@ the outbound webhook events (automation.services.WEBHOOK_EVENT_TYPES) emitted wi
 
 from __future__ import annotations
 
-from automation.services import webhook_event_emit
+from automation.services import webhook_event_emit, webhook_events_emit
 from core.realtime import broadcast_on_commit
 from inbox.models import Contact, Conversation, Message
 
@@ -69,11 +69,20 @@ def _message_webhook_event(event_type: str, message: Message) -> str | None:
 
 
 def emit_message(event_type: str, message: Message) -> None:
-    payload = message_payload(message)
-    broadcast_on_commit(event_type, payload)
-    webhook_event_type = _message_webhook_event(event_type, message)
-    if webhook_event_type:
-        webhook_event_emit(event_type=webhook_event_type, data=payload)
+    emit_messages(event_type, [message])
+
+
+def emit_messages(event_type: str, messages: list[Message]) -> None:
+    """`emit_message` for a batch: the webhook events of the batch are recorded with one lookup."""
+    by_webhook_type: dict[str, list[dict]] = {}
+    for message in messages:
+        payload = message_payload(message)
+        broadcast_on_commit(event_type, payload)
+        webhook_event_type = _message_webhook_event(event_type, message)
+        if webhook_event_type:
+            by_webhook_type.setdefault(webhook_event_type, []).append(payload)
+    for webhook_event_type, datas in by_webhook_type.items():
+        webhook_events_emit(event_type=webhook_event_type, datas=datas)
 
 
 def emit_conversation(event_type: str, conversation: Conversation, *, is_activity_only: bool = False) -> None:

@@ -754,10 +754,19 @@ def message_deliver(
     finally:
         if is_own_provider:
             provider.close()
+    return message_delivery_record(
+        message_id=message_id, channel_id=message.channel_id, result=result, is_last_attempt=is_last_attempt
+    )
+
+
+def message_delivery_record(
+    *, message_id: int, channel_id: int, result: base.SendResult, is_last_attempt: bool = False
+) -> tuple[str, ProviderError | None]:
+    """Record what the provider answered for one message that was `sending`."""
     with transaction.atomic():
         if result.is_ok:
-            _lock_provider_id(message.channel_id, result.provider_message_id)
-        message = Message.objects.select_for_update().get(pk=message_id)
+            _lock_provider_id(channel_id, result.provider_message_id)
+        message = Message.objects.select_for_update().select_related("conversation").get(pk=message_id)
         if result.is_ok:
             message.status, message.provider_message_id = Message.Status.SENT, result.provider_message_id
             if result.raw.get("num_segments"):

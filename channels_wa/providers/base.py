@@ -265,5 +265,9 @@ class Provider(abc.ABC):
         """The body and content type a webhook delivery is answered with; None: the default JSON."""
         return None
 
+    def open(self) -> None:  # noqa: B027 - optional hook, most providers hold nothing
+        """Set up what sending needs (an HTTP client, its TLS context) before a paced run of sends, so the
+        first send is not late for its slot."""
+
     def close(self) -> None:  # noqa: B027 - optional hook, most providers hold nothing
         """Release connections the provider holds."""

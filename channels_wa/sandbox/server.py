@@ -195,6 +195,9 @@ def build_routes(sandbox: Sandbox) -> list[Route]:
 class SandboxHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "OmniDeskWhatsAppSandbox/1.0"
+    # Headers and body go out as separate writes: without TCP_NODELAY, Nagle holds the body back until
+    # the client's delayed ACK (~40 ms on Linux), which real Graph API servers never make a client wait.
+    disable_nagle_algorithm = True
     server: SandboxServer
 
     def do_GET(self) -> None:

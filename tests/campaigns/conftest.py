@@ -99,6 +99,35 @@ def make_contacts(n: int, *, schema: str = "alpha", tag: str, prefix: str = "447
         )
 
 
+@dataclass(frozen=True)
+class SandboxProcess:
+    base_url: str
+
+
+@pytest.fixture(scope="session")
+def sandbox_process():
+    """The sandbox in its own process, as in production: its clock (it counts sends per second, as Meta
+    does) does not wait for this test process's threads."""
+    from tests.helpers import free_port
+
+    port = free_port()
+    proc, log_path = start_process(
+        [sys.executable, "-m", "channels_wa.sandbox", "--port", str(port)], _test_process_env(), "sandbox"
+    )
+    base_url = f"http://127.0.0.1:{port}"
+
+    def is_ready() -> bool:
+        try:
+            return httpx.get(f"{base_url}/_sandbox/config", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    _wait_for(proc, is_ready, "the sandbox", log_path)
+    yield SandboxProcess(base_url=base_url)
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
 def cleanup(schema: str, channel, tag: str) -> None:
     from campaigns.models import Campaign
     from channels_wa.services import channel_delete
@@ -111,14 +140,25 @@ def cleanup(schema: str, channel, tag: str) -> None:
 
 
 @pytest.fixture
-def wired(committed_db, sandbox, celery_worker_process, settings, request):
+def wired(committed_db, sandbox_process, celery_worker_process, settings, request):
     """A sandbox channel of company alpha, dispatched by the session's real worker."""
+    sandbox = sandbox_process
     from core.redis import get_redis
 
     settings.WHATSAPP_SANDBOX_WEBHOOK_BASE = "http://127.0.0.1:9"  # nobody listens: statuses are not needed
     celery_app.conf.task_always_eager = False
     rate = getattr(request, "param", 80)
-    httpx.put(f"{sandbox.base_url}/_sandbox/config", json={"webhook_retry": False}).raise_for_status()
+    # Nobody listens for statuses, so the sandbox does not spend its time (and its timing) posting them.
+    httpx.put(
+        f"{sandbox.base_url}/_sandbox/config",
+        json={
+            "webhook_retry": False,
+            "status_delay_ms": 3_600_000,
+            "auto_read": False,
+            "fail_rate": 0.0,  # the sandbox outlives each test: whatever one configured is undone
+            "latency_ms": 0,
+        },
+    ).raise_for_status()
     channel = make_channel(sandbox, rate_per_s=rate)
     tag = f"t{channel.external_id}"
     yield Wired(channel=channel, sandbox=sandbox, number_id=channel.external_id), tag

@@ -95,14 +95,14 @@ def test_pacing_holds_the_channel_rate_with_no_throughput_errors(wired):
 
 
 @pytest.mark.parametrize("wired", [40], indirect=True)
-def test_throughput_errors_slow_down_and_retry_without_double_sends(wired, sandbox):
+def test_throughput_errors_slow_down_and_retry_without_double_sends(wired):
     from campaigns.models import Recipient
     from channels_wa.models import Channel
 
     box, tag = wired
     # The sandbox allows 4/s while the channel believes 40/s: Meta answers 130429.
     httpx.put(
-        f"{sandbox.base_url}/_sandbox/numbers/{box.number_id}", json={"throughput_per_s": 4}
+        f"{box.sandbox.base_url}/_sandbox/numbers/{box.number_id}", json={"throughput_per_s": 4}
     ).raise_for_status()
     make_contacts(20, tag=tag)
     campaign = new_campaign(box.channel, tag, auto_stop_sample=1000)

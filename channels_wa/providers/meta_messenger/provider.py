@@ -71,6 +71,9 @@ class MessengerProvider(Provider):
         super().__init__(config)
         self.client = client or MessengerGraphClient(config)
 
+    def open(self) -> None:
+        self.client.open()
+
     def close(self) -> None:
         self.client.close()
 

@@ -72,6 +72,9 @@ class MetaGraphClient:
             )
         return self._client
 
+    def open(self) -> None:
+        self._http  # noqa: B018 - creates the pooled client now
+
     def close(self) -> None:
         if self._client is not None:
             self._client.close()

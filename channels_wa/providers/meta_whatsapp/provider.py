@@ -43,6 +43,9 @@ class MetaWhatsAppProvider(Provider):
         super().__init__(config)
         self.client = client or MetaGraphClient(config)
 
+    def open(self) -> None:
+        self.client.open()
+
     def close(self) -> None:
         self.client.close()
 

@@ -68,6 +68,9 @@ class TwilioClient:
             self._client = Client(self.config.account_id, self.config.access_token, http_client=http_client)
         return self._client
 
+    def open(self) -> None:
+        self.sdk  # noqa: B018 - creates the SDK client now
+
     def close(self) -> None:
         if self._client is not None and getattr(self._client.http_client, "session", None) is not None:
             self._client.http_client.session.close()

@@ -54,6 +54,9 @@ class TwilioProvider(Provider):
         super().__init__(config)
         self.client = client or TwilioClient(config)
 
+    def open(self) -> None:
+        self.client.open()
+
     def close(self) -> None:
         self.client.close()
 
