@@ -346,7 +346,8 @@ def thread_page(
 ) -> ThreadPage:
     """The newest messages (or those before/after a message id) with the notes of the same span,
     oldest first. Two or three queries whatever the page holds."""
-    messages = conversation.messages.select_related("sender_user")
+    # `raw` is the provider's whole payload, never shown: a page of 40 need not carry 40 of them.
+    messages = conversation.messages.defer("raw")
     if after_id is not None:
         page = list(messages.filter(id__gt=after_id).order_by("created_at", "id")[:200])
         has_older = False

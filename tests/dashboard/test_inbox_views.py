@@ -114,6 +114,58 @@ def test_the_list_pages_by_30_with_a_cursor_and_constant_queries(
     assert queries("/") <= queries("/inbox/rows") + 8
 
 
+def test_a_row_shows_what_its_conversation_holds(world, as_user):
+    c = world.conversations["mine"]
+    with schema_context("alpha"):
+        from inbox.services import conversation_update
+
+        conversation_update(conversation=c, labels=["zz-later", "aa-vip"], priority="high", status="pending")
+        c.refresh_from_db()
+    html = as_user(owner()).get(f"/inbox/rows?ids={c.id}&status=").content.decode()
+    assert row_ids(html) == [c.id]
+    assert ">Mina Mine<" in html and "+15550001004" in html and "Thanks Andy" in html
+    assert f"@{world.agent}" in html and world.channel.name in html
+    assert 'status-pending">Pending<' in html and 'priority-high">High<' in html
+    assert html.index(">aa-vip<") < html.index(">zz-later<")  # labels by name
+    stamp = c.last_message_at
+    assert f'data-ts="{int(stamp.timestamp())}.{stamp.microsecond:06d}"' in html
+    assert f'datetime="{timezone.localtime(stamp).isoformat()}"' in html
+    assert 'aria-label="1 unread"' in html and "window closed" not in html
+    closed = as_user(owner()).get(f"/inbox/rows?ids={world.conversations['closed'].id}&status=")
+    assert "window closed" in closed.content.decode() and "unassigned" in closed.content.decode()
+
+
+def conversation_queries(client, url: str) -> list[str]:
+    """The queries one request sends to the conversations table (sign-in and schema queries left out)."""
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(url).status_code == 200
+    return [query["sql"] for query in captured if "inbox_conversation" in query["sql"]]
+
+
+def test_a_realtime_refresh_reads_rows_and_counts_in_one_query_each(world, as_user):
+    """What a burst of realtime events costs: one request for every row it touched and one for the
+    sidebar counts, each ONE query whatever the number of rows (no COUNT per view, no lookup per row)."""
+    with schema_context("alpha"):
+        from inbox.services import conversation_update
+
+        extra = [
+            make_conversation(world.channel, name=f"Live {n}", phone=f"+1555200{n:04d}", minutes_ago=5 + n)
+            for n in range(12)
+        ]
+        for conversation in extra[::3]:
+            conversation_update(conversation=conversation, labels=["vip", "late"])
+    for user in (world.agent, world.manager):
+        client = as_user(user)
+        one = conversation_queries(client, f"/inbox/rows?ids={extra[0].id}")
+        burst = conversation_queries(client, "/inbox/rows?ids=" + ",".join(str(c.id) for c in extra))
+        assert len(one) == len(burst) == 1
+        html = client.get("/inbox/rows?ids=" + ",".join(str(c.id) for c in extra)).content.decode()
+        assert len(row_ids(html)) == 12 and html.count(">vip<") == 4
+        counts = conversation_queries(client, "/inbox/counts")
+        assert len(counts) == 1 and counts[0].count("COUNT(") == 4
+        assert len(conversation_queries(client, "/inbox/rows")) == 1
+
+
 def test_thread_pages_and_notes_with_constant_queries(world, as_user):
     conversation = world.conversations["sales"]
     with schema_context("alpha"):
@@ -371,5 +423,10 @@ def test_search_finds_matches_beyond_the_newest_conversations(world, as_user, mo
     c = world.conversations
     assert row_ids(client.get("/inbox/rows?q=Old question&status=").content.decode()) == [c["closed"].id]
     assert row_ids(client.get("/inbox/rows?q=Price of the red&status=").content.decode()) == [c["sales"].id]
+    assert row_ids(client.get("/inbox/rows?q=carl clo&status=").content.decode()) == [c["closed"].id]
+    assert row_ids(client.get("/inbox/rows?q=555-0001-005&status=").content.decode()) == [c["closed"].id]
+    agent = as_user(world.agent)  # the fallback keeps to what the agent may see
+    assert row_ids(agent.get("/inbox/rows?q=My order is broken&status=").content.decode()) == []
+    assert row_ids(agent.get("/inbox/rows?q=Old question&status=").content.decode()) == [c["closed"].id]
     live = client.get(f"/inbox/rows?q=red shoes&ids={c['sales'].id},{c['queue'].id}").content.decode()
     assert row_ids(live) == [c["sales"].id]  # a live refresh keeps the search
