@@ -125,16 +125,24 @@ def _contact_match(text: str) -> Q:
 
 
 def _search_everywhere(text: str) -> Q:
-    """Contact name, WhatsApp name or phone digits, or the text of any message: the ids of every match,
-    each side answered by a trigram index (migration inbox 0003_issue4), as ONE set (UNION) so the page
-    is fetched by id. (An OR of two IN subqueries makes PostgreSQL test every conversation against both.)"""
-    matches = (
-        Conversation.objects.filter(_contact_match(text))
-        .order_by()
-        .values("id")
-        .union(Message.objects.filter(body__icontains=text).order_by().values("conversation_id"))
+    """Contact name, WhatsApp name or phone digits, or the text of any message; each side is one hashed
+    subquery answered by a trigram index (migration inbox 0003_issue4). The list is then read newest
+    first until a page is full: best when many (older) conversations match."""
+    return _contact_match(text) | Q(
+        id__in=Message.objects.filter(body__icontains=text).order_by().values("conversation_id")
     )
-    return Q(id__in=matches)
+
+
+def _search_matches(text: str, limit: int) -> set[int] | None:
+    """The ids of every conversation whose contact or messages match, when fewer than `limit` rows match
+    (a name, a phone number, a rare word: the trigram indexes answer at once), else None. Each side stops
+    reading at the limit, so a common text costs little here too."""
+    contacts = Conversation.objects.filter(_contact_match(text)).order_by().values_list("id", flat=True)
+    messages = (
+        Message.objects.filter(body__icontains=text).order_by().values_list("conversation_id", flat=True)
+    )
+    ids = list(contacts[:limit].union(messages[:limit], all=True)[:limit])
+    return None if len(ids) >= limit else set(ids)
 
 
 def _like_pattern(text: str) -> str:
@@ -254,6 +262,7 @@ def _rows(conversations: QuerySet[Conversation]) -> list[dict]:
     return rows
 
 
+SEARCH_EXACT_LIMIT = 1000
 SEARCH_PROBE_WINDOW = 300
 
 
@@ -261,7 +270,7 @@ def conversation_page(
     *, user, filters: InboxFilters, cursor: Cursor | None = None, limit: int = PAGE_SIZE
 ) -> ConversationPage:
     """One page of the list with everything a row shows, in a constant number of queries (one; a search
-    takes one more)."""
+    takes one more when the newest conversations hold a page of matches, else two)."""
     conversations = _filtered(user, filters).filter(last_message_at__isnull=False)
     if cursor is not None:
         conversations = conversations.filter(
@@ -271,7 +280,8 @@ def conversation_page(
     ordered = ("-last_message_at", "-id")
     if filters.search:
         # Probe the newest conversations first; if they hold a full page, that page is exact (the
-        # window is a prefix of the same order). Otherwise ask the trigram indexes for every match.
+        # window is a prefix of the same order). Otherwise read the page by the ids of every match, or,
+        # when there are too many of those, walk the list with the hashed match sets.
         window = conversations.order_by(*ordered).values("id")[:SEARCH_PROBE_WINDOW]
         found = list(
             conversations.filter(id__in=window)
@@ -281,6 +291,8 @@ def conversation_page(
         )
         if len(found) > limit:
             conversations = conversations.filter(id__in=found)
+        elif (matches := _search_matches(filters.search, SEARCH_EXACT_LIMIT)) is not None:
+            conversations = conversations.filter(id__in=matches)
         else:
             conversations = conversations.filter(_search_everywhere(filters.search))
     rows = _rows(conversations.order_by(*ordered)[: limit + 1])
