@@ -273,7 +273,9 @@ def conversation_page(
     takes one more when the newest conversations hold a page of matches, else two)."""
     conversations = _filtered(user, filters).filter(last_message_at__isnull=False)
     if cursor is not None:
-        conversations = conversations.filter(
+        # `<=` first: an index condition, so a deep page starts at the cursor instead of reading and
+        # dropping every row before it (the OR alone is only a filter).
+        conversations = conversations.filter(last_message_at__lte=cursor.last_message_at).filter(
             Q(last_message_at__lt=cursor.last_message_at)
             | Q(last_message_at=cursor.last_message_at, id__lt=cursor.id)
         )
@@ -368,7 +370,9 @@ def thread_page(
             pivot = conversation.messages.filter(pk=before_id).values_list("created_at", flat=True).first()
             if pivot is None:
                 return ThreadPage(items=[], has_older=False)
-            messages = messages.filter(Q(created_at__lt=pivot) | Q(created_at=pivot, id__lt=before_id))
+            messages = messages.filter(created_at__lte=pivot).filter(  # `<=`: as the list's cursor
+                Q(created_at__lt=pivot) | Q(created_at=pivot, id__lt=before_id)
+            )
         page = list(messages.order_by("-created_at", "-id")[: limit + 1])
         has_older = len(page) > limit
         page = list(reversed(page[:limit]))

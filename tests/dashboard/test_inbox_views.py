@@ -117,6 +117,40 @@ def test_the_list_pages_by_30_with_a_cursor_and_constant_queries(
     assert queries("/") <= queries("/inbox/rows") + 8
 
 
+def test_pages_split_ties_of_the_same_instant_by_id(world, as_user):
+    """Keyset pages (list and thread) start right after the last row shown, even when many rows share
+    its timestamp: nothing repeated, nothing skipped."""
+    conversation = world.conversations["queue"]
+    with schema_context("alpha"):
+        instant = timezone.now() - timedelta(minutes=5)
+        tied = [
+            make_conversation(world.channel, name=f"Tie {n}", phone=f"+1555300{n:04d}") for n in range(45)
+        ]
+        Conversation.objects.filter(pk__in=[c.id for c in tied]).update(last_message_at=instant)
+        for n in range(50):
+            Message.objects.create(
+                conversation=conversation,
+                channel=world.channel,
+                direction="inbound",
+                body=f"tied {n}",
+                status="received",
+                sender_kind="contact",
+            )
+        conversation.messages.update(created_at=instant)
+    client = as_user(owner())
+    seen, url = [], "/inbox/rows?status="
+    while url:
+        response = client.get(url)
+        seen += row_ids(response.content.decode())
+        url = f"/inbox/rows?status=&cursor={response['X-Next-Cursor']}" if response["X-Next-Cursor"] else ""
+    assert len(seen) == len(set(seen)) and {c.id for c in tied} <= set(seen)
+    newest = client.get(f"/inbox/c/{conversation.id}/thread").content.decode()
+    ids = [int(v) for v in re.findall(r'data-message-id="(\d+)"', newest)]
+    older = client.get(f"/inbox/c/{conversation.id}/thread?before={ids[0]}").content.decode()
+    older_ids = [int(v) for v in re.findall(r'data-message-id="(\d+)"', older)]
+    assert len(ids) == 40 and len(older_ids) == 11 and max(older_ids) < min(ids)
+
+
 def test_a_row_shows_what_its_conversation_holds(world, as_user):
     c = world.conversations["mine"]
     with schema_context("alpha"):
