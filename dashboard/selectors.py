@@ -255,7 +255,7 @@ def _rows(conversations: QuerySet[Conversation]) -> list[dict]:
                     {"name": name, "color": color}
                     for name, color in zip(v["label_names"], v["label_colors"], strict=True)
                 ],
-                "window_closed": not (window and window > now),
+                "window_closed": not (window and window > now),  # as window_is_open
                 "unread_count": v["unread_count"],
             }
         )
