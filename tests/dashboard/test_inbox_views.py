@@ -73,6 +73,12 @@ def test_views_and_filters(world, as_user):
         c["support"].id,
         c["mine"].id,
     ]
+    # a department filter keeps to what the agent may see: all of their own, only their own elsewhere
+    assert set(row_ids(agent.get(f"/inbox/rows?department={world.sales.id}&status=").content.decode())) == {
+        c["sales"].id,
+        c["closed"].id,
+    }
+    assert row_ids(agent.get(f"/inbox/rows?department={world.support.id}").content.decode()) == [c["mine"].id]
     assert row_ids(client.get("/inbox/rows?q=red shoes").content.decode()) == [c["sales"].id]
     assert row_ids(client.get("/inbox/rows?q=Quinn").content.decode()) == [c["queue"].id]
     assert row_ids(client.get("/inbox/rows?q=0001004").content.decode()) == [c["mine"].id]
