@@ -124,13 +124,16 @@ def _contact_match(text: str) -> Q:
     return Q(contact_id__in=Contact.objects.filter(contact_match).values("id"))
 
 
+def _message_match(text: str) -> QuerySet:
+    """The conversation ids of the messages holding the text."""
+    return Message.objects.filter(body__icontains=text).order_by().values_list("conversation_id", flat=True)
+
+
 def _search_everywhere(text: str) -> Q:
     """Contact name, WhatsApp name or phone digits, or the text of any message; each side is one hashed
     subquery answered by a trigram index (migration inbox 0003_issue4). The list is then read newest
     first until a page is full: best when many (older) conversations match."""
-    return _contact_match(text) | Q(
-        id__in=Message.objects.filter(body__icontains=text).order_by().values("conversation_id")
-    )
+    return _contact_match(text) | Q(id__in=_message_match(text))
 
 
 def _search_matches(text: str, limit: int) -> set[int] | None:
@@ -138,10 +141,7 @@ def _search_matches(text: str, limit: int) -> set[int] | None:
     (a name, a phone number, a rare word: the trigram indexes answer at once), else None. Each side stops
     reading at the limit, so a common text costs little here too."""
     contacts = Conversation.objects.filter(_contact_match(text)).order_by().values_list("id", flat=True)
-    messages = (
-        Message.objects.filter(body__icontains=text).order_by().values_list("conversation_id", flat=True)
-    )
-    ids = list(contacts[:limit].union(messages[:limit], all=True)[:limit])
+    ids = list(contacts[:limit].union(_message_match(text)[:limit], all=True)[:limit])
     return None if len(ids) >= limit else set(ids)
 
 
