@@ -53,15 +53,18 @@ def drop_database(base_url: str, name: str) -> None:
 
 
 def scratch_env(
-    *, database: str, redis_db: int, with_ceiling_table: bool = False, **extra: str
+    *, database: str, redis_db: int, with_ceiling_table: bool = False, reuse: bool = False, **extra: str
 ) -> tuple[str, dict]:
-    """Start the embedded services if needed, make a fresh scratch database, and return (the server's
-    base database URL, the environment every bench process runs with); this process uses it too."""
+    """Start the embedded services if needed, make a fresh scratch database (or, `reuse`, keep the one a
+    previous `--keep` run left), and return (the server's base database URL, the environment every bench
+    process runs with); this process uses it too."""
     embedded.apply_defaults()
     base_url = os.environ["DATABASE_URL"]
     env = {
         **os.environ,
-        "DATABASE_URL": recreate_database(base_url, database, with_ceiling_table=with_ceiling_table),
+        "DATABASE_URL": db_url(base_url, database)
+        if reuse
+        else recreate_database(base_url, database, with_ceiling_table=with_ceiling_table),
         "DJANGO_SETTINGS_MODULE": "config.settings",
         "DEBUG": "0",
         "LOG_LEVEL": "WARNING",

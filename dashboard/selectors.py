@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from django.contrib.postgres.expressions import ArraySubquery
 from django.db.models import BooleanField, Count, Exists, OuterRef, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
@@ -123,12 +124,25 @@ def _contact_match(text: str) -> Q:
     return Q(contact_id__in=Contact.objects.filter(contact_match).values("id"))
 
 
+def _message_match(text: str) -> QuerySet:
+    """The conversation ids of the messages holding the text."""
+    return Message.objects.filter(body__icontains=text).order_by().values_list("conversation_id", flat=True)
+
+
 def _search_everywhere(text: str) -> Q:
     """Contact name, WhatsApp name or phone digits, or the text of any message; each side is one hashed
-    subquery answered by a trigram index (migration inbox 0002_issue4): best when few rows match."""
-    return _contact_match(text) | Q(
-        id__in=Message.objects.filter(body__icontains=text).values("conversation_id")
-    )
+    subquery answered by a trigram index (migration inbox 0003_issue4). The list is then read newest
+    first until a page is full: best when many (older) conversations match."""
+    return _contact_match(text) | Q(id__in=_message_match(text))
+
+
+def _search_matches(text: str, limit: int) -> set[int] | None:
+    """The ids of every conversation whose contact or messages match, when fewer than `limit` rows match
+    (a name, a phone number, a rare word: the trigram indexes answer at once), else None. Each side stops
+    reading at the limit, so a common text costs little here too."""
+    contacts = Conversation.objects.filter(_contact_match(text)).order_by().values_list("id", flat=True)
+    ids = list(contacts[:limit].union(_message_match(text)[:limit], all=True)[:limit])
+    return None if len(ids) >= limit else set(ids)
 
 
 def _like_pattern(text: str) -> str:
@@ -173,7 +187,7 @@ class Cursor:
 
 @dataclass
 class ConversationPage:
-    rows: list[Conversation]
+    rows: list[dict]
     next_cursor: str
 
 
@@ -194,35 +208,82 @@ ROW_FIELDS = (
     "assignee__name",
     "assignee__email",
 )
+STATUS_LABELS = dict(Conversation.Status.choices)
+PRIORITY_LABELS = dict(Conversation.Priority.choices)
 
 
-def _for_rows(conversations: QuerySet[Conversation]) -> QuerySet[Conversation]:
-    """Only the columns a list row shows: the list is read on every event, so every field counts."""
-    return (
-        conversations.select_related("contact", "channel", "assignee")
-        .only(*ROW_FIELDS)
-        .prefetch_related("labels")
-    )
+def _rows(conversations: QuerySet[Conversation]) -> list[dict]:
+    """What a list row shows, as plain values in ONE query (labels as arrays beside each row): the list
+    is read on every realtime event, so no model instances, no prefetch query and no per-row formatting
+    in the template. Keys: id, status, status_display, priority, priority_display, assignee_id, assignee,
+    last_message_at, ts, iso, hm, preview, name, phone, channel, labels [{name, color}], window_closed,
+    unread_count."""
+    through = Conversation.labels.through
+    labels = through.objects.filter(conversation_id=OuterRef("pk")).order_by("label__name")
+    values = conversations.annotate(
+        label_names=ArraySubquery(labels.values("label__name")),
+        label_colors=ArraySubquery(labels.values("label__color")),
+    ).values(*ROW_FIELDS, "label_names", "label_colors")
+    now = timezone.now()
+    rows = []
+    for v in values:
+        at = v["last_message_at"]
+        local = timezone.localtime(at)
+        window = v["window_expires_at"]
+        rows.append(
+            {
+                "id": v["id"],
+                "status": v["status"],
+                "status_display": STATUS_LABELS.get(v["status"], v["status"]),
+                "priority": v["priority"],
+                "priority_display": PRIORITY_LABELS.get(v["priority"], v["priority"]),
+                "assignee_id": v["assignee_id"],
+                # as User.__str__ and Contact.display_name put them
+                "assignee": (v["assignee__name"] or v["assignee__email"]) if v["assignee_id"] else "",
+                "last_message_at": at,
+                "ts": f"{int(at.timestamp())}.{at.microsecond:06d}",
+                "iso": local.isoformat(),
+                "hm": local.strftime("%H:%M"),
+                "preview": v["last_message_preview"],
+                "name": v["contact__name"]
+                or v["contact__profile_name"]
+                or v["contact__phone"]
+                or v["contact__whatsapp_id"],
+                "phone": v["contact__phone"],
+                "channel": v["channel__name"],
+                "labels": [
+                    {"name": name, "color": color}
+                    for name, color in zip(v["label_names"], v["label_colors"], strict=True)
+                ],
+                "window_closed": not (window and window > now),  # as window_is_open
+                "unread_count": v["unread_count"],
+            }
+        )
+    return rows
 
 
+SEARCH_EXACT_LIMIT = 1000
 SEARCH_PROBE_WINDOW = 300
 
 
 def conversation_page(
     *, user, filters: InboxFilters, cursor: Cursor | None = None, limit: int = PAGE_SIZE
 ) -> ConversationPage:
-    """One page of the list with everything a row shows, in a constant number of queries (two; a search
-    takes one more)."""
+    """One page of the list with everything a row shows, in a constant number of queries (one; a search
+    takes one more when the newest conversations hold a page of matches, else two)."""
     conversations = _filtered(user, filters).filter(last_message_at__isnull=False)
     if cursor is not None:
-        conversations = conversations.filter(
+        # `<=` first: an index condition, so a deep page starts at the cursor instead of reading and
+        # dropping every row before it (the OR alone is only a filter).
+        conversations = conversations.filter(last_message_at__lte=cursor.last_message_at).filter(
             Q(last_message_at__lt=cursor.last_message_at)
             | Q(last_message_at=cursor.last_message_at, id__lt=cursor.id)
         )
     ordered = ("-last_message_at", "-id")
     if filters.search:
         # Probe the newest conversations first; if they hold a full page, that page is exact (the
-        # window is a prefix of the same order). Otherwise ask the trigram indexes for every match.
+        # window is a prefix of the same order). Otherwise read the page by the ids of every match, or,
+        # when there are too many of those, walk the list with the hashed match sets.
         window = conversations.order_by(*ordered).values("id")[:SEARCH_PROBE_WINDOW]
         found = list(
             conversations.filter(id__in=window)
@@ -232,23 +293,25 @@ def conversation_page(
         )
         if len(found) > limit:
             conversations = conversations.filter(id__in=found)
+        elif (matches := _search_matches(filters.search, SEARCH_EXACT_LIMIT)) is not None:
+            conversations = conversations.filter(id__in=matches)
         else:
             conversations = conversations.filter(_search_everywhere(filters.search))
-    rows = list(_for_rows(conversations).order_by(*ordered)[: limit + 1])
+    rows = _rows(conversations.order_by(*ordered)[: limit + 1])
     next_cursor = ""
     if len(rows) > limit:
         rows = rows[:limit]
-        next_cursor = Cursor(rows[-1].last_message_at, rows[-1].id).encode()
+        next_cursor = Cursor(rows[-1]["last_message_at"], rows[-1]["id"]).encode()
     return ConversationPage(rows=rows, next_cursor=next_cursor)
 
 
-def conversation_rows(*, user, ids: list[int], filters: InboxFilters) -> list[Conversation]:
+def conversation_rows(*, user, ids: list[int], filters: InboxFilters) -> list[dict]:
     """Rows by id that match the filters (the live list refreshes the rows events touched and drops
     those that no longer belong); invisible ids are left out."""
     conversations = _filtered(user, filters).filter(id__in=ids[:PAGE_SIZE], last_message_at__isnull=False)
     if filters.search:
         conversations = conversations.filter(_search_recent(filters.search))
-    return list(_for_rows(conversations).order_by("-last_message_at", "-id"))
+    return _rows(conversations.order_by("-last_message_at", "-id"))
 
 
 def sidebar_counts(*, user) -> dict[str, int]:
@@ -297,7 +360,8 @@ def thread_page(
 ) -> ThreadPage:
     """The newest messages (or those before/after a message id) with the notes of the same span,
     oldest first. Two or three queries whatever the page holds."""
-    messages = conversation.messages.select_related("sender_user")
+    # `raw` is the provider's whole payload, never shown: a page of 40 need not carry 40 of them.
+    messages = conversation.messages.defer("raw")
     if after_id is not None:
         page = list(messages.filter(id__gt=after_id).order_by("created_at", "id")[:200])
         has_older = False
@@ -306,7 +370,9 @@ def thread_page(
             pivot = conversation.messages.filter(pk=before_id).values_list("created_at", flat=True).first()
             if pivot is None:
                 return ThreadPage(items=[], has_older=False)
-            messages = messages.filter(Q(created_at__lt=pivot) | Q(created_at=pivot, id__lt=before_id))
+            messages = messages.filter(created_at__lte=pivot).filter(  # `<=`: as the list's cursor
+                Q(created_at__lt=pivot) | Q(created_at=pivot, id__lt=before_id)
+            )
         page = list(messages.order_by("-created_at", "-id")[: limit + 1])
         has_older = len(page) > limit
         page = list(reversed(page[:limit]))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -72,6 +73,12 @@ def test_views_and_filters(world, as_user):
         c["support"].id,
         c["mine"].id,
     ]
+    # a department filter keeps to what the agent may see: all of their own, only their own elsewhere
+    assert set(row_ids(agent.get(f"/inbox/rows?department={world.sales.id}&status=").content.decode())) == {
+        c["sales"].id,
+        c["closed"].id,
+    }
+    assert row_ids(agent.get(f"/inbox/rows?department={world.support.id}").content.decode()) == [c["mine"].id]
     assert row_ids(client.get("/inbox/rows?q=red shoes").content.decode()) == [c["sales"].id]
     assert row_ids(client.get("/inbox/rows?q=Quinn").content.decode()) == [c["queue"].id]
     assert row_ids(client.get("/inbox/rows?q=0001004").content.decode()) == [c["mine"].id]
@@ -109,9 +116,97 @@ def test_the_list_pages_by_30_with_a_cursor_and_constant_queries(
 
     # 30 rows cost what 3 rows cost: no query per row.
     assert queries("/inbox/rows") == queries(f"/inbox/rows?cursor={first['X-Next-Cursor']}")
-    # a search probes the newest conversations first, then (too few there) asks the trigram indexes
-    assert queries("/inbox/rows?q=Bulk 3") == queries("/inbox/rows?q=Bulk") == queries("/inbox/rows") + 1
+    # a search probes the newest conversations first (a page of matches there: one query more); with too
+    # few there, it asks the trigram indexes for the ids of every match and reads the page by them
+    assert queries("/inbox/rows?q=Bulk") == queries("/inbox/rows") + 1
+    assert queries("/inbox/rows?q=Bulk 3") == queries("/inbox/rows") + 2
     assert queries("/") <= queries("/inbox/rows") + 8
+
+
+def test_pages_split_ties_of_the_same_instant_by_id(world, as_user):
+    """Keyset pages (list and thread) start right after the last row shown, even when many rows share
+    its timestamp: nothing repeated, nothing skipped."""
+    conversation = world.conversations["queue"]
+    with schema_context("alpha"):
+        instant = timezone.now() - timedelta(minutes=5)
+        tied = [
+            make_conversation(world.channel, name=f"Tie {n}", phone=f"+1555300{n:04d}") for n in range(45)
+        ]
+        Conversation.objects.filter(pk__in=[c.id for c in tied]).update(last_message_at=instant)
+        for n in range(50):
+            Message.objects.create(
+                conversation=conversation,
+                channel=world.channel,
+                direction="inbound",
+                body=f"tied {n}",
+                status="received",
+                sender_kind="contact",
+            )
+        conversation.messages.update(created_at=instant)
+    client = as_user(owner())
+    seen, url = [], "/inbox/rows?status="
+    while url:
+        response = client.get(url)
+        seen += row_ids(response.content.decode())
+        url = f"/inbox/rows?status=&cursor={response['X-Next-Cursor']}" if response["X-Next-Cursor"] else ""
+    assert len(seen) == len(set(seen)) and {c.id for c in tied} <= set(seen)
+    newest = client.get(f"/inbox/c/{conversation.id}/thread").content.decode()
+    ids = [int(v) for v in re.findall(r'data-message-id="(\d+)"', newest)]
+    older = client.get(f"/inbox/c/{conversation.id}/thread?before={ids[0]}").content.decode()
+    older_ids = [int(v) for v in re.findall(r'data-message-id="(\d+)"', older)]
+    assert len(ids) == 40 and len(older_ids) == 11 and max(older_ids) < min(ids)
+
+
+def test_a_row_shows_what_its_conversation_holds(world, as_user):
+    c = world.conversations["mine"]
+    with schema_context("alpha"):
+        from inbox.services import conversation_update
+
+        conversation_update(conversation=c, labels=["zz-later", "aa-vip"], priority="high", status="pending")
+        c.refresh_from_db()
+    html = as_user(owner()).get(f"/inbox/rows?ids={c.id}&status=").content.decode()
+    assert row_ids(html) == [c.id]
+    assert ">Mina Mine<" in html and "+15550001004" in html and "Thanks Andy" in html
+    assert f"@{world.agent}" in html and world.channel.name in html
+    assert 'status-pending">Pending<' in html and 'priority-high">High<' in html
+    assert html.index(">aa-vip<") < html.index(">zz-later<")  # labels by name
+    stamp = c.last_message_at
+    assert f'data-ts="{int(stamp.timestamp())}.{stamp.microsecond:06d}"' in html
+    assert f'datetime="{timezone.localtime(stamp).isoformat()}"' in html
+    assert 'aria-label="1 unread"' in html and "window closed" not in html
+    closed = as_user(owner()).get(f"/inbox/rows?ids={world.conversations['closed'].id}&status=")
+    assert "window closed" in closed.content.decode() and "unassigned" in closed.content.decode()
+
+
+def conversation_queries(client, url: str) -> list[str]:
+    """The queries one request sends to the conversations table (sign-in and schema queries left out)."""
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(url).status_code == 200
+    return [query["sql"] for query in captured if "inbox_conversation" in query["sql"]]
+
+
+def test_a_realtime_refresh_reads_rows_and_counts_in_one_query_each(world, as_user):
+    """What a burst of realtime events costs: one request for every row it touched and one for the
+    sidebar counts, each ONE query whatever the number of rows (no COUNT per view, no lookup per row)."""
+    with schema_context("alpha"):
+        from inbox.services import conversation_update
+
+        extra = [
+            make_conversation(world.channel, name=f"Live {n}", phone=f"+1555200{n:04d}", minutes_ago=5 + n)
+            for n in range(12)
+        ]
+        for conversation in extra[::3]:
+            conversation_update(conversation=conversation, labels=["vip", "late"])
+    for user in (world.agent, world.manager):
+        client = as_user(user)
+        one = conversation_queries(client, f"/inbox/rows?ids={extra[0].id}")
+        burst = conversation_queries(client, "/inbox/rows?ids=" + ",".join(str(c.id) for c in extra))
+        assert len(one) == len(burst) == 1
+        html = client.get("/inbox/rows?ids=" + ",".join(str(c.id) for c in extra)).content.decode()
+        assert len(row_ids(html)) == 12 and html.count(">vip<") == 4
+        counts = conversation_queries(client, "/inbox/counts")
+        assert len(counts) == 1 and counts[0].count("COUNT(") == 4
+        assert len(conversation_queries(client, "/inbox/rows")) == 1
 
 
 def test_thread_pages_and_notes_with_constant_queries(world, as_user):
@@ -363,13 +458,20 @@ def test_an_attachment_is_uploaded_to_the_provider_and_sent(world, as_user, sand
     assert refused.status_code == 422 and refused.json()["error"]["code"] == "window_closed"
 
 
-def test_search_finds_matches_beyond_the_newest_conversations(world, as_user, monkeypatch):
+@pytest.mark.parametrize("exact_limit", [1000, 1], ids=["by-ids", "too-many-ids"])
+def test_search_finds_matches_beyond_the_newest_conversations(world, as_user, monkeypatch, exact_limit):
     from dashboard import selectors
 
     monkeypatch.setattr(selectors, "SEARCH_PROBE_WINDOW", 2)  # the old match lies outside the probed window
+    monkeypatch.setattr(selectors, "SEARCH_EXACT_LIMIT", exact_limit)  # 1: as if the text were common
     client = as_user(owner())
     c = world.conversations
     assert row_ids(client.get("/inbox/rows?q=Old question&status=").content.decode()) == [c["closed"].id]
     assert row_ids(client.get("/inbox/rows?q=Price of the red&status=").content.decode()) == [c["sales"].id]
+    assert row_ids(client.get("/inbox/rows?q=carl clo&status=").content.decode()) == [c["closed"].id]
+    assert row_ids(client.get("/inbox/rows?q=555-0001-005&status=").content.decode()) == [c["closed"].id]
+    agent = as_user(world.agent)  # the fallback keeps to what the agent may see
+    assert row_ids(agent.get("/inbox/rows?q=My order is broken&status=").content.decode()) == []
+    assert row_ids(agent.get("/inbox/rows?q=Old question&status=").content.decode()) == [c["closed"].id]
     live = client.get(f"/inbox/rows?q=red shoes&ids={c['sales'].id},{c['queue'].id}").content.decode()
     assert row_ids(live) == [c["sales"].id]  # a live refresh keeps the search
