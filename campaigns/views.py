@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ObjectDoesNotExist
 from django.core.paginator import Paginator
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
@@ -39,10 +40,27 @@ def _campaign(campaign_id: int) -> Campaign:
     return campaign
 
 
-def _estimate_s(count: int, channel: Channel | None) -> int:
+def _estimate(count: int, channel: Channel | None, text: str = "") -> tuple[int, str]:
+    """(seconds, how the channel paces): a QR-session number goes at its human pace (a gap of seconds,
+    typing, a daily cap, quiet hours), every other channel at its rate per second."""
     if channel is None or not count:
-        return 0
-    return math.ceil(count / send_rate_per_s(channel=channel))
+        return 0, ""
+    if channel.provider == Channel.Provider.QR_SESSION:
+        from channels_wa.providers.qr_session.services import qr_pacing_estimate
+
+        try:
+            estimate = qr_pacing_estimate(
+                channel=channel, recipients=count, average_text_length=len(text) or 80
+            )
+        except ObjectDoesNotExist:
+            pass
+        else:
+            days = f" over {estimate.days} days (daily cap)" if estimate.days > 1 else ""
+            return math.ceil(estimate.duration_s), (
+                f"about {estimate.per_message_s:.0f} s a message, as a person would{days}"
+            )
+    rate = send_rate_per_s(channel=channel)
+    return math.ceil(count / rate), f"{rate:g} msg/s"
 
 
 @login_required
@@ -105,12 +123,14 @@ def audience_preview(request):
         )
     count = audience_count(audience=audience, csv_rows=rows)
     channel = Channel.objects.filter(pk=request.POST.get("channel_id") or 0).first()
+    estimated_s, pace = _estimate(count, channel, request.POST.get("text", ""))
     return JsonResponse(
         {
             "count": count,
             "csv_rows": len(rows),
             "csv_errors": errors[:10],
-            "estimated_s": _estimate_s(count, channel),
+            "estimated_s": estimated_s,
+            "pace": pace,
             "rate_per_s": channel.rate_per_s if channel else None,
         }
     )
@@ -214,7 +234,7 @@ def campaign_detail(request, campaign_id: int):
             "rows": [recipient_row(r) for r in page.object_list],
             "status_filter": status,
             "statuses": Recipient.Status.choices,
-            "estimated_s": _estimate_s(remaining, campaign.channel),
+            "estimated_s": _estimate(remaining, campaign.channel, campaign.text)[0],
         },
     )
 

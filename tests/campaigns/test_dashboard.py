@@ -63,6 +63,8 @@ def test_wizard_previews_the_audience_and_creates_and_starts_a_campaign(staff):
     assert body["count"] == 31 and body["csv_rows"] == 2
     assert body["estimated_s"] == 2 and body["rate_per_s"] == 20  # 31 at 20/s (with headroom)
 
+    assert body["pace"] == "19 msg/s"
+
     created = client.post("/campaigns/new/", {**wizard_form(channel), "submit": "start"})
     assert created.status_code == 302
     with schema_context("alpha"):
@@ -108,3 +110,17 @@ def test_pages_need_a_signed_in_user_of_this_company(staff, beta):
     assert other.get(f"/campaigns/{campaign.id}/").status_code == 404
     assert b"Alpha only" not in other.get("/campaigns/").content
     assert client.get("/campaigns/", HTTP_HOST=beta.host).status_code == 302  # alpha's session is not beta's
+
+
+def test_the_wizard_estimates_a_qr_session_campaign_at_its_human_pace(staff):
+    from channels_wa.services import channel_create
+
+    client, _ = staff
+    with schema_context("alpha"):
+        phone = channel_create(provider="qr_session", name="Shop phone", external_id="qr-dash")
+    form = {**wizard_form(phone), "kind": "text", "text": "Hi {{first_name}}, the sale is on"}
+    body = client.post("/campaigns/preview/", form).json()
+    assert body["count"] == 30
+    # A gap of 4-10 s plus typing time per message (and quiet hours, the warm-up's daily cap), never
+    # 30 / rate_per_s.
+    assert body["estimated_s"] >= 30 * 4 and "s a message, as a person would" in body["pace"]

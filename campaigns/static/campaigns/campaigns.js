@@ -46,7 +46,7 @@
       }));
       document.getElementById("review-count").textContent = body.count;
       document.getElementById("review-duration").textContent =
-        body.rate_per_s ? `${formatDuration(body.estimated_s)} at ${body.rate_per_s} msg/s` : "—";
+        body.pace ? `${formatDuration(body.estimated_s)} (${body.pace})` : "—";
       document.getElementById("start").disabled = body.count === 0;
     }
     document.getElementById("preview").addEventListener("click", preview);
