@@ -97,7 +97,7 @@ class SendPacer:
         if self.remaining <= 0:
             raise ValueError("every reserved send was already made")
         while True:
-            if self.slots is None:
+            if self.slots is None or self.index >= self.slots.count:
                 self.slots = send_slots_reserve(
                     channel=self.channel, count=self.remaining, max_wait_s=self.max_wait_s
                 )
@@ -107,9 +107,14 @@ class SendPacer:
             delay = self.slots.at(self.index) - time.monotonic()
             if delay > 0:
                 time.sleep(delay)
-            if time.monotonic() - self.slots.at(self.index) > LATE_S:
-                # Fell behind: send now only if nobody reserved after us; else give the rest up and
-                # reserve again rather than send a burst.
+            late_s = time.monotonic() - self.slots.at(self.index)
+            if late_s > LATE_S:
+                # Fell behind: the slots already missed are lost (using them now would be a burst).
+                missed = int((late_s - LATE_S) / self.slots.interval_s) + 1
+                if self.index + missed < self.slots.count:
+                    self.index += missed
+                    continue
+                # Every slot we hold has passed: send now only if nobody reserved after us, else reserve.
                 self.slots = _slots_rebase(channel=self.channel, slots=self.slots, remaining=self.remaining)
                 self.index = 0
                 if self.slots is None:

@@ -72,6 +72,18 @@ def test_a_sender_that_fell_behind_reserves_again_instead_of_catching_up():
     assert time.monotonic() - pacer.slots.at(0) <= LATE_S + 0.005
 
 
+def test_a_sender_late_by_a_few_slots_skips_only_those():
+    line = channel(100)
+    pacer = SendPacer(channel=line, count=10)
+    assert pacer.wait()
+    reservation = pacer.slots
+    time.sleep(0.03)  # about three slots go by
+    assert pacer.wait()
+    assert pacer.slots is reservation and pacer.index > 2  # the missed ones are skipped, not sent late
+    sent_at = time.monotonic()
+    assert sent_at - reservation.at(pacer.index - 1) <= LATE_S + 0.005
+
+
 def test_a_slot_too_far_away_is_refused(settings):
     line = channel(1)
     assert send_slots_reserve(channel=line, count=10, max_wait_s=5) is not None  # ten seconds booked
