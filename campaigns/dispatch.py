@@ -29,6 +29,7 @@ from campaigns.render import template_params, text_render
 from campaigns.services import ACTIVE, control_key, dispatch_kick, pending_recipients_update
 from channels_wa.pacing import SendPacer, send_rate_slow_down
 from channels_wa.providers import base
+from channels_wa.providers.meta_whatsapp.errors import NO_ANSWER_CODE
 from channels_wa.providers.registry import provider_for
 from core.errors import OmniDeskError
 from core.realtime import broadcast_on_commit
@@ -404,6 +405,14 @@ def _outcome_apply(run: _Run, item: _Item, outcome: str, error) -> str:
             delay_s = max(error.retry_after_s or 0, 2.0**item.attempts)
         _retry_later(item.recipient_id, delay_s, error.code, error.title)
         return "retry"
+    if outcome == DeliveryOutcome.FAILED and error.code == NO_ANSWER_CODE:
+        # The provider may have it: shown as unknown, never resent blindly.
+        _recipients_update(
+            "status = 'unknown', error_code = %s, error_title = %s",
+            [item.recipient_id],
+            [error.code, error.title[:255]],
+        )
+        return "unknown"
     if outcome == DeliveryOutcome.FAILED:
         _fail(item.recipient_id, error.code, error.title)
         return "failed"

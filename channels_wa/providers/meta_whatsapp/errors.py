@@ -6,12 +6,16 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+import httpx
+
 from channels_wa.providers.base import ProviderError
 
 # Retrying later can succeed: throughput and pair-rate limits, Meta-side outages, Graph rate limits.
 TRANSIENT_CODES = frozenset({"130429", "131056", "131000", "131016", "80007", "4", "613"})
 
 NETWORK_CODE = "network"
+# The request went out but no answer came back (see network_error).
+NO_ANSWER_CODE = "no_answer"
 BAD_RESPONSE_CODE = "bad_response"
 
 # Graph API messages look like "(#131047) Re-engagement message"; the prefix repeats the code.
@@ -57,7 +61,16 @@ def error_from_meta(
 
 
 def network_error(exc: Exception) -> ProviderError:
-    """Connection failures and timeouts: nothing usable came back, so trying again later is reasonable."""
+    """Connection failures: nothing reached the API, so trying again later is reasonable. But once the
+    request was sent, a timeout or a dropped connection while waiting for the answer leaves the outcome
+    unknown: the message may have gone out, and sending it again could deliver it twice."""
+    if isinstance(exc, httpx.ReadTimeout | httpx.ReadError | httpx.RemoteProtocolError):
+        return ProviderError(
+            code=NO_ANSWER_CODE,
+            title="No answer from the WhatsApp Cloud API: the message may have gone out, so it is not resent",
+            detail=f"{type(exc).__name__}: {exc}",
+            is_transient=False,
+        )
     return ProviderError(
         code=NETWORK_CODE,
         title="Could not reach the WhatsApp Cloud API",

@@ -542,7 +542,7 @@ def test_invalid_base_url_is_a_permanent_error(base_url):
     assert (error.code, error.is_transient) == ("invalid_url", False)
 
 
-def test_timeout_is_transient_network_error(stub):
+def test_no_answer_after_the_request_went_out_is_not_retried(stub):
     def slow(request: Recorded) -> Reply:
         time.sleep(0.5)
         return 200, {"messages": [{"id": "wamid.LATE"}]}, {}
@@ -550,8 +550,9 @@ def test_timeout_is_transient_network_error(stub):
     stub.on_call("POST", MESSAGES_PATH, slow)
     meta = make_provider(stub.url, options={"timeout_s": 0.1})
     error = send_text(meta).error
-    assert (error.code, error.is_transient) == ("network", True)
-    assert "Timeout" in error.detail
+    # The API got the message (and sent it): a retry would deliver it twice.
+    assert (error.code, error.is_transient) == ("no_answer", False)
+    assert "Timeout" in error.detail and "may have gone out" in error.title
 
 
 # Media
