@@ -4,11 +4,12 @@ import math
 
 from django.conf import settings
 from django.contrib.auth import authenticate
-from django.db import connection
+from django.db import connection, transaction
 from django.http import HttpRequest
 
 from accounts.models import Department, User
 from core.errors import OmniDeskError, ValidationFailed
+from core.realtime import broadcast_on_commit, user_group
 from core.redis import get_redis
 
 SESSION_SCHEMA_KEY = "omnidesk_schema"
@@ -37,10 +38,19 @@ def user_create(*, email: str, password: str | None, name: str = "", role: str =
 
 
 def department_create(*, name: str, member_ids: list[int] | None = None) -> Department:
-    department = Department.objects.create(name=name)
-    if member_ids:
-        department.members.set(User.objects.filter(id__in=member_ids))
+    with transaction.atomic():
+        department = Department.objects.create(name=name)
+        if member_ids:
+            department.members.set(User.objects.filter(id__in=member_ids))
+            _access_changed(department.members.values_list("id", flat=True))
     return department
+
+
+def department_delete(*, department: Department) -> None:
+    """Its conversations keep going, with no department (every agent sees them)."""
+    with transaction.atomic():
+        _access_changed(department.members.values_list("id", flat=True))
+        department.delete()
 
 
 def _login_keys(email: str) -> tuple[str, str]:
@@ -129,8 +139,21 @@ def user_invite(
     return user
 
 
+def _access_changed(user_ids) -> None:
+    """Open dashboards of these users re-read what they may see (their sockets filter inbox events)."""
+    for user_id in set(user_ids):
+        broadcast_on_commit(
+            "user.access_changed", {"user_id": user_id}, groups=[user_group(connection.schema_name, user_id)]
+        )
+
+
 def user_update(
-    *, user: User, acting_user: User, role: str | None = None, is_active: bool | None = None
+    *,
+    user: User,
+    acting_user: User,
+    role: str | None = None,
+    is_active: bool | None = None,
+    department_ids: list[int] | None = None,
 ) -> User:
     if user.pk == acting_user.pk:
         raise ValidationFailed("You cannot change your own role or deactivate yourself.", code="self_change")
@@ -145,7 +168,11 @@ def user_update(
         if is_active and seats_left is not None and seats_left <= 0:
             raise OmniDeskError("Every seat of your plan is taken.", code="seat_limit", status_code=422)
         user.is_active = is_active
-    user.save(update_fields=["role", "is_active"])
+    with transaction.atomic():
+        user.save(update_fields=["role", "is_active"])
+        if department_ids is not None:
+            user.departments.set(Department.objects.filter(id__in=department_ids))
+        _access_changed([user.pk])
     return user
 
 
@@ -153,6 +180,10 @@ def department_update(*, department: Department, name: str, member_ids: list[int
     if not name.strip():
         raise ValidationFailed("A department needs a name.", code="name_required")
     department.name = name.strip()[:80]
-    department.save(update_fields=["name"])
-    department.members.set(User.objects.filter(id__in=member_ids))
+    with transaction.atomic():
+        department.save(update_fields=["name"])
+        before = set(department.members.values_list("id", flat=True))
+        department.members.set(User.objects.filter(id__in=member_ids))
+        after = set(department.members.values_list("id", flat=True))
+        _access_changed(before ^ after)
     return department

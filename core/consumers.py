@@ -73,7 +73,19 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
             return payload if visible else None
         return payload
 
+    @database_sync_to_async
+    def _user_reloaded(self):
+        from accounts.models import User
+
+        with schema_context(self.scope["tenant"].schema_name):
+            return User.objects.filter(pk=self.scope["user"].pk, is_active=True).first()
+
     async def realtime_event(self, message):
+        if message["event"] == "user.access_changed":
+            user = await self._user_reloaded()
+            if user is None:  # deactivated meanwhile
+                return await self.close(code=CLOSE_NOT_AUTHENTICATED)
+            self.audience = await self._audience(self.scope["tenant"].schema_name, user)
         payload = await self._payload_for_me(message["event"], message["payload"])
         if payload is not None:
             await self.send_json({"type": message["event"], "payload": payload})

@@ -25,6 +25,8 @@ EVENT_TYPES: dict[str, frozenset[str]] = {
     "conversation.updated": frozenset({"id", "status"}),
     "campaign.progress": frozenset({"id", "status", "sent", "total"}),
     "channel.status": frozenset({"id", "status"}),
+    # To one user's sockets: their role, departments or account changed; what they may see is re-read.
+    "user.access_changed": frozenset({"user_id"}),
 }
 
 

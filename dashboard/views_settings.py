@@ -72,8 +72,8 @@ def user_edit(request: HttpRequest, user_id: int) -> HttpResponse:
             acting_user=request.user,
             role=request.POST.get("role") or None,
             is_active=request.POST.get("is_active") == "on",
+            department_ids=_ids(request.POST.getlist("departments")),
         )
-        user.departments.set(Department.objects.filter(id__in=_ids(request.POST.getlist("departments"))))
     except OmniDeskError as exc:
         messages.error(request, exc.message)
     else:
@@ -108,7 +108,7 @@ def department_edit(request: HttpRequest, department_id: int) -> HttpResponse:
     if department is None:
         raise Http404("No such department.")
     if request.POST.get("delete"):
-        department.delete()
+        accounts.department_delete(department=department)
         messages.success(request, f"{department.name} was deleted; its conversations have no department now.")
         return redirect("/settings/departments/")
     try:

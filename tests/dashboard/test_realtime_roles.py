@@ -99,3 +99,58 @@ def test_agents_hear_only_their_conversations(committed_db):
             agent.delete()
             sales.delete()
             support.delete()
+
+
+def test_an_agent_added_to_a_department_hears_its_conversations_at_once(committed_db):
+    from accounts.services import department_update
+    from channels_wa.services import channel_delete
+
+    channel = make_channel("alpha", external_id=unique("8"))
+    with schema_context("alpha"):
+        support = Department.objects.create(name=unique("T"))
+        agent = User.objects.create_user(unique("ws") + "@alpha.test", PASSWORD, role="agent")
+        contact = Contact.objects.create(phone="+15552229999", whatsapp_id=unique("w"))
+        conversation = Conversation.objects.create(contact=contact, channel=channel, department=support)
+        session_key = session_for(agent)
+    event = {
+        "id": conversation.id,
+        "status": "open",
+        "department_id": support.id,
+        "assignee_id": None,
+        "contact_id": contact.id,
+    }
+
+    def join_support():
+        with schema_context("alpha"):
+            department_update(department=support, name=support.name, member_ids=[agent.id])
+
+    async def scenario():
+        communicator = WebsocketCommunicator(
+            application,
+            "/ws/",
+            headers=[
+                (b"host", b"alpha.localhost"),
+                (b"cookie", f"{settings.SESSION_COOKIE_NAME}={session_key}".encode()),
+            ],
+        )
+        assert (await communicator.connect())[0]
+        assert (await communicator.receive_json_from(timeout=5))["type"] == "hello"
+        send = database_sync_to_async(send_now)
+        await send("conversation.updated", event, [company_group("alpha")])
+        assert await communicator.receive_nothing(timeout=0.5)  # not in support yet
+        await database_sync_to_async(join_support)()
+        changed = await communicator.receive_json_from(timeout=5)
+        assert changed == {"type": "user.access_changed", "payload": {"user_id": agent.id}}
+        await send("conversation.updated", event, [company_group("alpha")])
+        assert (await communicator.receive_json_from(timeout=5))["payload"]["id"] == conversation.id
+        await communicator.disconnect()
+
+    try:
+        async_to_sync(scenario)()
+    finally:
+        with schema_context("alpha"):
+            SessionStore(session_key).delete()
+            channel_delete(channel=channel)
+            contact.delete()
+            agent.delete()
+            support.delete()

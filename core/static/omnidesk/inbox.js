@@ -497,6 +497,11 @@
       if (event.detail.id === openId) refreshConversationChrome();
     });
   }
+  document.addEventListener("omnidesk:user.access_changed", () => {
+    // My role or departments changed: the list and counts are what I may see now.
+    reloadList();
+    refreshCounts();
+  });
   let connectedOnce = false;
   document.addEventListener("omnidesk:hello", () => {
     // After a reconnect, fetch what the socket missed while it was down.
