@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from unittest import mock
 
 import pytest
@@ -129,3 +130,44 @@ def test_a_media_header_and_personalised_links_reach_the_outbound_template(draft
         outbound = _outbound(message)
         assert outbound.template.header_media.link == "https://cdn.example.com/banner.jpg"
         assert outbound.template.header_media_kind == "image"
+
+
+def test_a_send_that_gets_no_answer_is_shown_unknown_and_never_resent(
+    alpha, sandbox, django_capture_on_commit_callbacks
+):
+    """The provider got the message but its answer never came (a read timeout): the recipient is
+    `unknown`, the message is not retried, and the customer has it once."""
+    import httpx
+
+    from campaigns.dispatch import _Run, batch_prepare, batch_send, claim_batch
+    from channels_wa.providers.meta_whatsapp.client import MetaGraphClient
+    from channels_wa.providers.sandbox.provider import SandboxProvider
+    from tests.campaigns.conftest import make_channel
+
+    with django_capture_on_commit_callbacks(execute=True):  # the number is registered with the sandbox
+        channel = make_channel(sandbox, rate_per_s=20)
+    httpx.put(f"{sandbox.base_url}/_sandbox/config", json={"latency_ms": 600}).raise_for_status()
+    with schema_context("alpha"):
+        Contact.objects.create(phone="+447700929999", name="Slow Sam", tags=["slow"])
+        campaign = campaign_create(
+            name="Slow",
+            channel=channel,
+            audience={"tags": ["slow"]},
+            template_name="spring_sale",
+            template_variables=[{"source": "field", "key": "first_name"}, {"source": "static", "key": "x"}],
+            is_quiet_hours_enabled=False,
+        )
+        with mock.patch("campaigns.services.dispatch_kick"):
+            campaign_start(campaign=campaign)
+        run = _Run(Campaign.objects.select_related("channel").get(pk=campaign.pk), "worker-slow")
+        config = channel.config()
+        run.provider = SandboxProvider(config, client=MetaGraphClient(config, timeout_s=0.2))
+        ids = claim_batch(campaign_id=campaign.id, worker_id=run.worker_id, size=1)
+        counts = batch_send(run=run, items=batch_prepare(run=run, recipient_ids=ids))
+        assert counts == {"unknown": 1}
+        recipient = Recipient.objects.get(pk=ids[0])
+        assert recipient.status == "unknown" and recipient.error_code == "no_answer"
+        assert recipient.message.status == "failed"  # not queued again: nobody sends it a second time
+    time.sleep(0.6)  # the sandbox finishes the slow request: it did go out, once
+    sent = httpx.get(f"{sandbox.base_url}/_sandbox/sent", params={"number": channel.external_id}).json()
+    assert [m["wa_id"] for m in sent["data"]] == [recipient.phone.lstrip("+")]
