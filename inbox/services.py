@@ -16,6 +16,7 @@ from core.errors import BusinessRuleViolation, ValidationFailed
 from core.jobs import enqueue_on_commit
 from inbox.events import emit_contact, emit_conversation, emit_message
 from inbox.models import Contact, ContactIdentity, Conversation, Label, Message, Note, PendingStatus
+from inbox.selectors import contact_with_open_conversation
 from tenants.models import Company
 from tenants.usage import usage_message_consume
 
@@ -614,20 +615,19 @@ def message_send_to_phone(
             details={"to": phone},
         )
     _validate_outbound(kind=kind, text=text, payload=payload)
+    if is_phone:
+        is_whatsapp = channel.capabilities.identity_kind == ContactIdentity.Kind.WHATSAPP
+        user_id, contact_phone = (recipient.lstrip("+") if is_whatsapp else recipient), recipient
+    else:
+        user_id, contact_phone = recipient, ""
     with transaction.atomic():  # a refused send (closed window, quota) leaves no contact behind
-        if is_phone:
-            contact = contact_for_channel(
-                channel=channel,
-                user_id=recipient.lstrip("+")
-                if channel.capabilities.identity_kind == "whatsapp"
-                else recipient,
-                phone=recipient,
-            )
-        else:
-            contact = contact_for_channel(channel=channel, user_id=recipient)
+        contact, conversation = _known_recipient(channel=channel, user_id=user_id, phone=contact_phone)
+        if contact is None:
+            contact = contact_for_channel(channel=channel, user_id=user_id, phone=contact_phone)
         return _send_to_contact(
             channel=channel,
             contact=contact,
+            conversation=conversation,
             kind=kind,
             text=text,
             payload=payload,
@@ -635,6 +635,23 @@ def message_send_to_phone(
             sender_user=sender_user,
             is_delivered_by_caller=is_delivered_by_caller,
         )
+
+
+def _known_recipient(
+    *, channel: Channel, user_id: str, phone: str
+) -> tuple[Contact | None, Conversation | None]:
+    """What contact_for_channel and _open_conversation find for a recipient already known on this kind of
+    channel, in one query; (None, None) for a new one."""
+    kind = channel.capabilities.identity_kind
+    scope = "" if kind in UNSCOPED_IDENTITIES else channel.external_id
+    found = contact_with_open_conversation(kind=kind, scope=scope, value=user_id, channel_id=channel.id)
+    if found is None:
+        return None, None
+    contact, conversation = found
+    _contact_fill(contact, whatsapp_id=user_id if kind == ContactIdentity.Kind.WHATSAPP else "", phone=phone)
+    if conversation is not None:
+        conversation.channel = channel
+    return contact, conversation
 
 
 def _send_to_contact(
@@ -647,8 +664,9 @@ def _send_to_contact(
     sender_kind: str,
     sender_user,
     is_delivered_by_caller: bool = False,
+    conversation: Conversation | None = None,
 ) -> Message:
-    conversation = _open_conversation(contact=contact, channel=channel)
+    conversation = conversation or _open_conversation(contact=contact, channel=channel)
     return message_send(
         conversation=conversation,
         kind=kind,
