@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, tzinfo
 
 from django.contrib.postgres.expressions import ArraySubquery
 from django.db.models import OuterRef, QuerySet
@@ -165,7 +165,8 @@ class ConversationsView(ApiView):
         )
         paginator = ConversationPagination()
         page = paginator.paginate_queryset(conversation_rows(queryset), request, view=self)
-        return paginator.get_paginated_response([conversation_row_out(row) for row in page])
+        tz = timezone.get_current_timezone()
+        return paginator.get_paginated_response([conversation_row_out(row, tz) for row in page])
 
 
 def conversation_rows(conversations: QuerySet[Conversation]) -> QuerySet:
@@ -200,11 +201,11 @@ CONVERSATION_ROW_FIELDS = (
 )
 
 
-def _iso(value: datetime | None) -> str | None:
-    """Date-times exactly as DRF's DateTimeField writes them (current time zone, Z for UTC)."""
+def _iso(value: datetime | None, tz: tzinfo) -> str | None:
+    """Date-times exactly as DRF's DateTimeField writes them (in `tz`, the current time zone; Z for UTC)."""
     if value is None:
         return None
-    text = timezone.localtime(value).isoformat()
+    text = value.astimezone(tz).isoformat()
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
@@ -212,6 +213,7 @@ def message_out(message: Message) -> dict:
     """The MessageOut shape, without DRF building its fields for every response (a test keeps the two
     identical)."""
     segments = (message.payload or {}).get("segments")
+    tz = timezone.get_current_timezone()
     return {
         "id": message.id,
         "conversation_id": message.conversation_id,
@@ -226,16 +228,18 @@ def message_out(message: Message) -> dict:
         else None,
         "provider_message_id": message.provider_message_id,
         "sender_kind": message.sender_kind,
-        "created_at": _iso(message.created_at),
-        "sent_at": _iso(message.sent_at),
-        "delivered_at": _iso(message.delivered_at),
-        "read_at": _iso(message.read_at),
-        "failed_at": _iso(message.failed_at),
+        "created_at": _iso(message.created_at, tz),
+        "sent_at": _iso(message.sent_at, tz),
+        "delivered_at": _iso(message.delivered_at, tz),
+        "read_at": _iso(message.read_at, tz),
+        "failed_at": _iso(message.failed_at, tz),
     }
 
 
-def conversation_row_out(row: dict) -> dict:
-    """The ConversationOut shape from a row of conversation_rows (a test keeps the two identical)."""
+def conversation_row_out(row: dict, tz: tzinfo | None = None) -> dict:
+    """The ConversationOut shape from a row of conversation_rows (a test keeps the two identical); `tz`:
+    the current time zone, looked up once for a whole page."""
+    tz = tz or timezone.get_current_timezone()
     contact_name = row["contact__name"] or row["contact__profile_name"] or row["contact__phone"]
     return {
         "id": row["id"],
@@ -251,12 +255,12 @@ def conversation_row_out(row: dict) -> dict:
         "labels": row["label_names"],
         "priority": row["priority"],
         "unread_count": row["unread_count"],
-        "last_message_at": _iso(row["last_message_at"]),
+        "last_message_at": _iso(row["last_message_at"], tz),
         "last_message_preview": row["last_message_preview"],
-        "window_expires_at": _iso(row["window_expires_at"]),
-        "snoozed_until": _iso(row["snoozed_until"]),
-        "created_at": _iso(row["created_at"]),
-        "updated_at": _iso(row["updated_at"]),
+        "window_expires_at": _iso(row["window_expires_at"], tz),
+        "snoozed_until": _iso(row["snoozed_until"], tz),
+        "created_at": _iso(row["created_at"], tz),
+        "updated_at": _iso(row["updated_at"], tz),
     }
 
 
