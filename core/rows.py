@@ -45,3 +45,33 @@ class ModelColumns:
                 value = function(value, self._columns[index], connection)
             values[index] = value
         return self.model.from_db(connection.alias, self._attnames, values)
+
+
+class ModelInsert:
+    """The INSERT that Model.save() sends for a new instance (its concrete fields but an automatic primary
+    key, each value through the field's own pre_save and get_db_prep_save), built once, for a hot path that
+    writes the row as part of a larger statement. No save signals are sent: keep it to models that have no
+    receivers."""
+
+    def __init__(self, model: type[models.Model]):
+        meta = model._meta
+        self.fields = [f for f in meta.local_concrete_fields if f is not meta.auto_field and not f.generated]
+        if [f.attname for f in meta.db_returning_fields] != [meta.pk.attname] or any(
+            hasattr(f, "get_placeholder") for f in self.fields
+        ):
+            raise ValueError(f"{model.__name__} needs Django's own INSERT (returned or placeholder fields)")
+        columns = ", ".join(f'"{f.column}"' for f in self.fields)
+        placeholders = ", ".join(["%s"] * len(self.fields))
+        self.sql = (
+            f'INSERT INTO "{meta.db_table}" ({columns}) VALUES ({placeholders}) RETURNING "{meta.pk.column}"'
+        )
+
+    def params(self, instance: models.Model, connection) -> list:
+        return [f.get_db_prep_save(f.pre_save(instance, True), connection) for f in self.fields]
+
+    @staticmethod
+    def saved(instance: models.Model, pk, connection) -> None:
+        """Mark the instance as saved with the primary key the INSERT returned, as Model.save() does."""
+        instance.pk = pk
+        instance._state.adding = False
+        instance._state.db = connection.alias

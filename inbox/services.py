@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from django.db import IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -14,6 +14,7 @@ from channels_wa.providers import base
 from channels_wa.providers.base import InboundMessage, ProviderError, StatusUpdate
 from core.errors import BusinessRuleViolation, ValidationFailed
 from core.jobs import enqueue_on_commit
+from core.rows import ModelInsert
 from inbox.events import emit_contact, emit_conversation, emit_message
 from inbox.models import Contact, ContactIdentity, Conversation, Label, Message, Note, PendingStatus
 from inbox.selectors import contact_with_open_conversation
@@ -560,7 +561,7 @@ def message_send(
         payload["segments"] = capabilities.segment_count(text)
     usage_message_consume(messages_per_day=_current_plan_messages_per_day())
     with transaction.atomic(savepoint=False):  # inside a caller's transaction this joins it
-        message = Message.objects.create(
+        message = Message(
             conversation=conversation,
             channel_id=conversation.channel_id,
             direction=Message.Direction.OUTBOUND,
@@ -572,13 +573,7 @@ def message_send(
             media_provider_id=payload.get("media_id", ""),
             sender_user=sender_user,
         )
-        conversation.last_message_at = message.created_at
-        conversation.last_message_preview = _preview(message)
-        conversation.unread_count = 0
-        conversation.updated_at = now
-        conversation.save(
-            update_fields=["last_message_at", "last_message_preview", "unread_count", "updated_at"]
-        )
+        _message_insert_with_activity(message=message, conversation=conversation)
         emit_message("message.created", message)
         emit_conversation("conversation.updated", conversation, is_activity_only=True)
         if not is_delivered_by_caller:
@@ -586,6 +581,37 @@ def message_send(
 
             enqueue_on_commit(deliver_message, message.id)
     return message
+
+
+_MESSAGE_INSERT = ModelInsert(Message)
+_ACTIVITY_FIELDS = [
+    Conversation._meta.get_field(name)
+    for name in ("last_message_at", "last_message_preview", "unread_count", "updated_at")
+]
+_MESSAGE_WITH_ACTIVITY = (
+    f"WITH inserted AS ({_MESSAGE_INSERT.sql}) "
+    f'UPDATE "{Conversation._meta.db_table}" SET '
+    + ", ".join(f'"{field.column}" = %s' for field in _ACTIVITY_FIELDS)
+    + ' WHERE "id" = %s RETURNING (SELECT "id" FROM inserted)'
+)
+
+
+def _message_insert_with_activity(*, message: Message, conversation: Conversation) -> None:
+    """Save the new message and its conversation's last activity (as message.save() and
+    conversation.save(update_fields=...) would) in one statement instead of two ORM saves."""
+    conversation.last_message_preview = _preview(message)
+    conversation.unread_count = 0
+    params = _MESSAGE_INSERT.params(message, connection)
+    conversation.last_message_at = message.created_at
+    activity = [
+        field.get_db_prep_save(field.pre_save(conversation, False), connection) for field in _ACTIVITY_FIELDS
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(_MESSAGE_WITH_ACTIVITY, [*params, *activity, conversation.pk])
+        row = cursor.fetchone()
+    if row is None:
+        raise DatabaseError("Save with update_fields did not affect any rows.")  # the conversation is gone
+    ModelInsert.saved(message, row[0], connection)
 
 
 def message_send_to_phone(

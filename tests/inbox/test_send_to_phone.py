@@ -131,3 +131,23 @@ def test_channel_get_is_the_channel_the_orm_loads_with_its_secrets(channel):
         assert found.access_token == "test-token" and not found.get_deferred_fields()
         assert channel_get(channel_id=channel.id + 1000) is None
         assert channel_get(channel_id=10**30) is None
+
+
+def test_the_message_and_the_conversations_activity_are_stored_as_the_orm_saves_them(channel):
+    """message_send writes both in one statement; the rows read back equal the instances it returned."""
+    with schema_context("alpha"):
+        _, conversation = known_contact(channel)
+        message = message_send_to_phone(
+            channel=channel,
+            phone="+15553330001",
+            kind="template",
+            payload={**TEMPLATE, "body_params": ["Ana"]},
+        )
+        assert message.pk and not message._state.adding
+        stored = type(message).objects.get(pk=message.pk)
+        fields = type(message)._meta.concrete_fields
+        assert [f.value_from_object(stored) for f in fields] == [f.value_from_object(message) for f in fields]
+        assert stored.payload == {**TEMPLATE, "body_params": ["Ana"]} and stored.media_file.name == ""
+        conversation.refresh_from_db()
+        assert conversation.last_message_at == message.created_at
+        assert conversation.updated_at >= message.created_at and conversation.unread_count == 0
