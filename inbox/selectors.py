@@ -19,8 +19,11 @@ def conversation_list(
     department_id: int | None = None,
     label: str = "",
     updated_since: datetime | None = None,
+    conversations: QuerySet[Conversation] | None = None,
 ) -> QuerySet[Conversation]:
-    conversations = Conversation.objects.select_related("contact").prefetch_related("labels")
+    """`conversations`: the queryset to filter (default: conversations with their contact and labels)."""
+    if conversations is None:
+        conversations = Conversation.objects.select_related("contact").prefetch_related("labels")
     filters = {
         "status": status,
         "channel_id": channel_id,

@@ -193,6 +193,9 @@ def test_the_list_shows_each_conversation_exactly_as_its_detail_does(api, sandbo
     by_label = api.get("/api/v1/conversations", {"label": "vip"}).json()["results"]
     assert sorted(i["id"] for i in by_label) == sorted([first.id, second.id])
     assert next(i for i in by_label if i["id"] == first.id)["labels"] == ["a-late-payer", "vip"]
+    from api.views import CONVERSATION_ROWS
+
+    assert CONVERSATION_ROWS._result_cache is None  # the shared base is only cloned, never filled
 
 
 def test_the_send_response_shows_the_message_exactly_as_its_detail_does(api, sandbox_channel):
