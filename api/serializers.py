@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 from rest_framework import serializers
 
 from inbox.models import Conversation, Message
@@ -37,6 +39,9 @@ class ReactionInput(StrictSerializer):
 
 
 class SendMessageInput(StrictSerializer):
+    """The fields are checked by hand first for the common well-formed request (see _send_message_fast);
+    anything else goes through DRF, which words the errors."""
+
     TYPES = ("text", "image", "video", "audio", "document", "template", "reaction")
 
     channel_id = serializers.IntegerField()
@@ -52,6 +57,75 @@ class SendMessageInput(StrictSerializer):
     template = TemplateInput(required=False)
     reaction = ReactionInput(required=False)
     preview_url = serializers.BooleanField(required=False, default=False)
+
+    @classmethod
+    def validate_payload(cls, data) -> dict:
+        validated = _send_message_fast(data)
+        return validated if validated is not None else super().validate_payload(data)
+
+
+# What DRF's validation makes of a well-formed send request, without building the serializer's fields for
+# every request (~250 µs of CPU). Each check accepts only what DRF accepts unchanged or trims; on anything
+# else the request goes to the serializer. A test holds the two to the same result on many payloads.
+_REFUSED = object()
+_UNSAFE_CHARACTERS = re.compile("[\x00\ud800-\udfff]")
+_SEND_FIELDS = frozenset({"channel_id", "to", "type", "text", "template", "preview_url"})
+_TEMPLATE_FIELDS = frozenset({"name", "language", "header_params", "body_params"})
+
+
+def _text(value, *, max_length: int | None = None, trim: bool = True, allow_blank: bool = False):
+    """A CharField's value for a str, or _REFUSED for what the field would refuse or coerce."""
+    if not isinstance(value, str) or _UNSAFE_CHARACTERS.search(value):
+        return _REFUSED
+    if trim:
+        value = value.strip()
+    if (not value and not allow_blank) or (max_length is not None and len(value) > max_length):
+        return _REFUSED
+    return value
+
+
+def _template_fast(data) -> dict | None:
+    if not isinstance(data, dict) or not data.keys() <= _TEMPLATE_FIELDS:
+        return None
+    validated = {
+        "name": _text(data.get("name"), max_length=512),
+        "language": _text(data.get("language", "en"), max_length=16),
+    }
+    for name in ("header_params", "body_params"):
+        items = data.get(name, [])
+        if type(items) is not list:
+            return None
+        validated[name] = [_text(item) for item in items]
+    if any(value is _REFUSED for value in validated.values()) or any(
+        item is _REFUSED for name in ("header_params", "body_params") for item in validated[name]
+    ):
+        return None
+    return validated
+
+
+def _send_message_fast(data) -> dict | None:
+    """SendMessageInput's validated data for a request made only of plain, valid values; else None."""
+    if not isinstance(data, dict) or not data.keys() <= _SEND_FIELDS:
+        return None
+    kind, preview_url = data.get("type", "text"), data.get("preview_url", False)
+    if type(data.get("channel_id")) is not int or type(preview_url) is not bool:
+        return None
+    if not isinstance(kind, str) or kind not in SendMessageInput.TYPES:
+        return None
+    validated = {
+        "channel_id": data["channel_id"],
+        "to": _text(data.get("to"), max_length=32),
+        "type": kind,
+        "text": _text(data.get("text", ""), trim=False, allow_blank=True),
+    }
+    if validated["to"] is _REFUSED or validated["text"] is _REFUSED:
+        return None
+    if "template" in data:
+        validated["template"] = _template_fast(data["template"])
+        if validated["template"] is None:
+            return None
+    validated["preview_url"] = preview_url
+    return validated
 
 
 class ConversationMessageInput(StrictSerializer):

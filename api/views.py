@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, tzinfo
 
 from django.contrib.postgres.expressions import ArraySubquery
 from django.db.models import OuterRef, QuerySet
@@ -24,7 +24,7 @@ from api.serializers import (
     NoteOut,
     SendMessageInput,
 )
-from channels_wa.models import Channel
+from channels_wa.selectors import channel_get
 from core.errors import NotFound, ValidationFailed
 from inbox import services as inbox
 from inbox.models import Conversation, Label, Message
@@ -91,7 +91,7 @@ class MessagesView(ApiView):
     @extend_schema(request=SendMessageInput, responses={202: MessageOut})
     def post(self, request):
         data = SendMessageInput.validate_payload(request.data)
-        channel = Channel.objects.filter(pk=data["channel_id"]).first()
+        channel = channel_get(channel_id=data["channel_id"])
         if channel is None:
             raise ValidationFailed(
                 "No such channel in this company.",
@@ -107,7 +107,7 @@ class MessagesView(ApiView):
             payload=payload,
             sender_user=_user(request),
         )
-        return Response(MessageOut(message).data, status=202)
+        return Response(message_out(message), status=202)
 
 
 class MessageDetailView(ApiView):
@@ -156,6 +156,7 @@ class ConversationsView(ApiView):
             if since is None:
                 raise ValidationFailed("updated_since must be an ISO 8601 date-time.", code="invalid_filter")
         queryset = conversation_list(
+            conversations=CONVERSATION_ROWS,
             status=query_text(params, "status"),
             channel_id=query_id(params, "channel"),
             assignee_id=query_id(params, "assignee"),
@@ -164,8 +165,9 @@ class ConversationsView(ApiView):
             updated_since=since,
         )
         paginator = ConversationPagination()
-        page = paginator.paginate_queryset(conversation_rows(queryset), request, view=self)
-        return paginator.get_paginated_response([conversation_row_out(row) for row in page])
+        page = paginator.paginate_queryset(queryset, request, view=self)
+        tz = timezone.get_current_timezone()
+        return paginator.get_paginated_response([conversation_row_out(row, tz) for row in page])
 
 
 def conversation_rows(conversations: QuerySet[Conversation]) -> QuerySet:
@@ -200,16 +202,50 @@ CONVERSATION_ROW_FIELDS = (
 )
 
 
-def _iso(value: datetime | None) -> str | None:
-    """Date-times exactly as DRF's DateTimeField writes them (current time zone, Z for UTC)."""
+# Built once per process and only ever cloned (filtered, ordered, sliced), never evaluated itself: building
+# the join, the labels subquery and the row columns cost ~0.4 ms of CPU on every page.
+CONVERSATION_ROWS = conversation_rows(Conversation.objects.all())
+
+
+def _iso(value: datetime | None, tz: tzinfo) -> str | None:
+    """Date-times exactly as DRF's DateTimeField writes them (in `tz`, the current time zone; Z for UTC)."""
     if value is None:
         return None
-    text = timezone.localtime(value).isoformat()
+    text = value.astimezone(tz).isoformat()
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
-def conversation_row_out(row: dict) -> dict:
-    """The ConversationOut shape from a row of conversation_rows (a test keeps the two identical)."""
+def message_out(message: Message) -> dict:
+    """The MessageOut shape, without DRF building its fields for every response (a test keeps the two
+    identical)."""
+    segments = (message.payload or {}).get("segments")
+    tz = timezone.get_current_timezone()
+    return {
+        "id": message.id,
+        "conversation_id": message.conversation_id,
+        "channel_id": message.channel_id,
+        "direction": message.direction,
+        "type": message.kind,
+        "text": message.body,
+        "segments": segments if isinstance(segments, int) else None,
+        "status": message.status,
+        "error": {"code": message.error_code, "title": message.error_title, "detail": message.error_detail}
+        if message.error_code
+        else None,
+        "provider_message_id": message.provider_message_id,
+        "sender_kind": message.sender_kind,
+        "created_at": _iso(message.created_at, tz),
+        "sent_at": _iso(message.sent_at, tz),
+        "delivered_at": _iso(message.delivered_at, tz),
+        "read_at": _iso(message.read_at, tz),
+        "failed_at": _iso(message.failed_at, tz),
+    }
+
+
+def conversation_row_out(row: dict, tz: tzinfo | None = None) -> dict:
+    """The ConversationOut shape from a row of conversation_rows (a test keeps the two identical); `tz`:
+    the current time zone, looked up once for a whole page."""
+    tz = tz or timezone.get_current_timezone()
     contact_name = row["contact__name"] or row["contact__profile_name"] or row["contact__phone"]
     return {
         "id": row["id"],
@@ -225,12 +261,12 @@ def conversation_row_out(row: dict) -> dict:
         "labels": row["label_names"],
         "priority": row["priority"],
         "unread_count": row["unread_count"],
-        "last_message_at": _iso(row["last_message_at"]),
+        "last_message_at": _iso(row["last_message_at"], tz),
         "last_message_preview": row["last_message_preview"],
-        "window_expires_at": _iso(row["window_expires_at"]),
-        "snoozed_until": _iso(row["snoozed_until"]),
-        "created_at": _iso(row["created_at"]),
-        "updated_at": _iso(row["updated_at"]),
+        "window_expires_at": _iso(row["window_expires_at"], tz),
+        "snoozed_until": _iso(row["snoozed_until"], tz),
+        "created_at": _iso(row["created_at"], tz),
+        "updated_at": _iso(row["updated_at"], tz),
     }
 
 
@@ -272,7 +308,7 @@ class ConversationMessagesView(ApiView):
             sender_kind=Message.SenderKind.API if _user(request) is None else "user",
             sender_user=_user(request),
         )
-        return Response(MessageOut(message).data, status=202)
+        return Response(message_out(message), status=202)
 
 
 class ConversationNotesView(ApiView):

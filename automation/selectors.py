@@ -4,11 +4,27 @@ from __future__ import annotations
 
 import uuid
 
+from django.db import connection
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from automation.models import WebhookDelivery, WebhookEndpoint
 from core.errors import NotFound
+
+# Every event a service emits (each message sent or received, each new contact or conversation) asks which
+# endpoints hear it; as an ORM query that cost ~250 µs of CPU, most of it building and compiling the query.
+_SUBSCRIBED_ENDPOINT_IDS = (
+    f'SELECT "id" FROM "{WebhookEndpoint._meta.db_table}" '
+    """WHERE "is_active" AND ("events" = '{}' OR "events" @> ARRAY[%s]::varchar(40)[]) """
+    'ORDER BY "created_at", "id"'
+)
+
+
+def webhook_endpoint_ids_subscribed(*, event_type: str) -> list[int]:
+    """The active endpoints that hear this event type (those with no event list hear every type)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_SUBSCRIBED_ENDPOINT_IDS, [event_type])
+        return [endpoint_id for (endpoint_id,) in cursor.fetchall()]
 
 
 def webhook_endpoint_list() -> QuerySet[WebhookEndpoint]:

@@ -28,6 +28,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from automation.models import WebhookDelivery, WebhookEndpoint
+from automation.selectors import webhook_endpoint_ids_subscribed
 from core.errors import BusinessRuleViolation, Conflict, ValidationFailed
 from core.jobs import enqueue_on_commit
 
@@ -215,11 +216,7 @@ def webhook_events_emit(*, event_type: str, datas: list[dict]) -> list[WebhookDe
         raise ValueError(f"unknown webhook event type {event_type!r}")
     if connection.schema_name == "public" or not datas:
         return []
-    endpoint_ids = list(
-        WebhookEndpoint.objects.filter(is_active=True)
-        .filter(Q(events=[]) | Q(events__contains=[event_type]))
-        .values_list("id", flat=True)
-    )
+    endpoint_ids = webhook_endpoint_ids_subscribed(event_type=event_type)
     if not endpoint_ids:
         return []
     now = timezone.now()

@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
+from django.db import connection
+
 from channels_wa.models import Channel
 from channels_wa.services import channel_platform_webhook_url, channel_webhook_url
+from core.rows import ModelColumns
 
 MESSENGER_FIELDS = (
     "messages, messaging_postbacks, message_reactions, message_reads, message_deliveries, message_echoes"
 )
 INSTAGRAM_FIELDS = "messages, messaging_postbacks, message_reactions, messaging_seen"
+
+_CHANNEL = ModelColumns(Channel, "c")
+_CHANNEL_BY_ID = f"SELECT {_CHANNEL.sql} FROM {_CHANNEL.table} c WHERE c.id = %s"
+
+
+def channel_get(*, channel_id: int) -> Channel | None:
+    """The channel with this id in the current company, or None; the API's send path reads it on every
+    request, so it is one plain primary-key read (core/rows.py)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_CHANNEL_BY_ID, [channel_id])
+        row = cursor.fetchone()
+    return _CHANNEL.instance(row, connection) if row is not None else None
 
 
 def channel_setup_steps(*, channel: Channel) -> list[str]:

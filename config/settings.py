@@ -148,6 +148,8 @@ TEMPLATES = [
 
 WSGI_APPLICATION = None
 ASGI_APPLICATION = "config.asgi.application"
+# Threads that run HTTP requests' Django code (core/asgi.py), reused from request to request.
+HTTP_WORKER_THREADS = int(env("HTTP_WORKER_THREADS", "32"))
 
 AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "/login/"

@@ -6,6 +6,9 @@ from core.admin import tenant_site
 from core.views import health
 
 urlpatterns = [
+    # First: the API is the hot path, and Django tries the patterns in order (the dashboard's ~30 patterns
+    # before it cost ~0.25 ms of CPU per API request). No other pattern starts with api/v1/.
+    path("api/v1/", include("api.urls")),
     path("", include("dashboard.urls")),
     path("login/", LoginView.as_view(), name="login"),
     path("logout/", LogoutView.as_view(), name="logout"),
@@ -13,7 +16,6 @@ urlpatterns = [
     path("health", health, name="health"),
     path("webhooks/", include("channels_wa.urls")),
     path("channels/", include("channels_wa.dashboard_urls")),
-    path("api/v1/", include("api.urls")),
     path("automation/", include("automation.urls")),
     path("ai/", include("ai_personas.urls")),
     path("campaigns/", include("campaigns.urls")),

@@ -9,6 +9,9 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
+
+from redis.commands.core import Script
 
 from core.redis import get_redis
 
@@ -38,6 +41,11 @@ return {allowed, tostring(tokens)}
 """
 
 
+@lru_cache(maxsize=4)
+def _token_bucket_script(client) -> Script:
+    return client.register_script(_TOKEN_BUCKET_LUA)
+
+
 @dataclass(frozen=True)
 class RateDecision:
     is_allowed: bool
@@ -60,13 +68,14 @@ class TokenBucket:
     def take(self, cost: float = 1, *, also: Callable | None = None) -> RateDecision:
         """Take `cost` tokens; `also(pipeline)` adds the caller's own commands to the same round trip."""
         client = get_redis()
-        script = client.register_script(_TOKEN_BUCKET_LUA)
         args = [self.capacity, self.rate_per_s, cost]
         if also is None:
-            allowed, tokens_text = script(keys=[self.key], args=args)
+            allowed, tokens_text = _token_bucket_script(client)(keys=[self.key], args=args)
         else:
             with client.pipeline(transaction=False) as pipe:
-                script(keys=[self.key], args=args, client=pipe)
+                # EVAL rather than the registered script: in a pipeline redis-py first asks Redis whether
+                # the script is loaded (SCRIPT EXISTS), a second round trip on every call.
+                pipe.eval(_TOKEN_BUCKET_LUA, 1, self.key, *args)
                 also(pipe)
                 allowed, tokens_text = pipe.execute()[0]
         tokens = float(tokens_text)

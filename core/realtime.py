@@ -11,6 +11,7 @@ import asyncio
 import logging
 import os
 import threading
+from collections import deque
 from typing import Any
 
 from channels.layers import get_channel_layer
@@ -52,41 +53,62 @@ def validate_event(event_type: str, payload: dict[str, Any]) -> None:
 
 
 class _SenderLoop:
-    """One event loop per process, on a daemon thread, for sending from sync code: the channel
-    layer's Redis connections are kept per loop, so they are reused instead of opened per event."""
+    """One event loop per process, on a daemon thread, for sending from sync code. Events queue up and one
+    task on the loop sends them, in order, one at a time: the channel layer's Redis connections are kept per
+    loop and reused, a burst never needs more connections than the pool allows (redis-py refuses past 100:
+    events were dropped under load), and a sender wakes the loop only when it is idle."""
+
+    MAX_PENDING = 10_000  # if Redis stalls, the oldest events go first (the dashboard refetches on reconnect)
 
     def __init__(self):
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pid = 0
+        self._pending: deque[tuple[dict, list[str]]] = deque()
+        self._is_draining = False
 
-    def loop(self) -> asyncio.AbstractEventLoop:
+    def _running_loop(self) -> asyncio.AbstractEventLoop:
+        if self._loop is None or self._pid != os.getpid():  # not started, or inherited by a fork
+            self._loop = asyncio.new_event_loop()
+            self._pid = os.getpid()
+            self._pending.clear()
+            self._is_draining = False
+            threading.Thread(target=self._loop.run_forever, name="realtime-sender", daemon=True).start()
+        return self._loop
+
+    def submit(self, message: dict, groups: list[str]) -> None:
         with self._lock:
-            if self._loop is None or self._pid != os.getpid():  # not started, or inherited by a fork
-                self._loop = asyncio.new_event_loop()
-                self._pid = os.getpid()
-                threading.Thread(target=self._loop.run_forever, name="realtime-sender", daemon=True).start()
-            return self._loop
+            loop = self._running_loop()
+            if len(self._pending) >= self.MAX_PENDING:
+                self._pending.popleft()
+                logger.warning("realtime event dropped: %d events are waiting for Redis", self.MAX_PENDING)
+            self._pending.append((message, groups))
+            if self._is_draining:
+                return
+            self._is_draining = True
+        loop.call_soon_threadsafe(lambda: loop.create_task(self._drain()))
+
+    async def _drain(self) -> None:
+        layer = get_channel_layer()
+        while True:
+            with self._lock:
+                if not self._pending:
+                    self._is_draining = False
+                    return
+                message, groups = self._pending.popleft()
+            for group in groups:
+                try:
+                    await layer.group_send(group, message)
+                except Exception as exc:
+                    logger.warning("realtime event not sent: %s", exc)
 
 
 _sender = _SenderLoop()
 
 
 def send_now(event_type: str, payload: dict[str, Any], groups: list[str]) -> None:
-    layer = get_channel_layer()
-    message = {"type": "realtime.event", "event": event_type, "payload": payload}
-
-    async def send_all() -> None:
-        for group in groups:
-            await layer.group_send(group, message)
-
     # Fire and forget: the request or task that emitted the event never waits on Redis.
-    asyncio.run_coroutine_threadsafe(send_all(), _sender.loop()).add_done_callback(_log_failure)
-
-
-def _log_failure(future) -> None:
-    if not future.cancelled() and future.exception() is not None:
-        logger.warning("realtime event not sent: %s", future.exception())
+    _sender.submit({"type": "realtime.event", "event": event_type, "payload": payload}, groups)
 
 
 def broadcast_on_commit(event_type: str, payload: dict[str, Any], groups: list[str] | None = None) -> None:

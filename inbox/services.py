@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from django.db import IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -14,8 +14,10 @@ from channels_wa.providers import base
 from channels_wa.providers.base import InboundMessage, ProviderError, StatusUpdate
 from core.errors import BusinessRuleViolation, ValidationFailed
 from core.jobs import enqueue_on_commit
+from core.rows import ModelInsert
 from inbox.events import emit_contact, emit_conversation, emit_message
 from inbox.models import Contact, ContactIdentity, Conversation, Label, Message, Note, PendingStatus
+from inbox.selectors import contact_with_open_conversation
 from tenants.models import Company
 from tenants.usage import usage_message_consume
 
@@ -559,7 +561,7 @@ def message_send(
         payload["segments"] = capabilities.segment_count(text)
     usage_message_consume(messages_per_day=_current_plan_messages_per_day())
     with transaction.atomic(savepoint=False):  # inside a caller's transaction this joins it
-        message = Message.objects.create(
+        message = Message(
             conversation=conversation,
             channel_id=conversation.channel_id,
             direction=Message.Direction.OUTBOUND,
@@ -571,13 +573,7 @@ def message_send(
             media_provider_id=payload.get("media_id", ""),
             sender_user=sender_user,
         )
-        conversation.last_message_at = message.created_at
-        conversation.last_message_preview = _preview(message)
-        conversation.unread_count = 0
-        conversation.updated_at = now
-        conversation.save(
-            update_fields=["last_message_at", "last_message_preview", "unread_count", "updated_at"]
-        )
+        _message_insert_with_activity(message=message, conversation=conversation)
         emit_message("message.created", message)
         emit_conversation("conversation.updated", conversation, is_activity_only=True)
         if not is_delivered_by_caller:
@@ -585,6 +581,37 @@ def message_send(
 
             enqueue_on_commit(deliver_message, message.id)
     return message
+
+
+_MESSAGE_INSERT = ModelInsert(Message)
+_ACTIVITY_FIELDS = [
+    Conversation._meta.get_field(name)
+    for name in ("last_message_at", "last_message_preview", "unread_count", "updated_at")
+]
+_MESSAGE_WITH_ACTIVITY = (
+    f"WITH inserted AS ({_MESSAGE_INSERT.sql}) "
+    f'UPDATE "{Conversation._meta.db_table}" SET '
+    + ", ".join(f'"{field.column}" = %s' for field in _ACTIVITY_FIELDS)
+    + ' WHERE "id" = %s RETURNING (SELECT "id" FROM inserted)'
+)
+
+
+def _message_insert_with_activity(*, message: Message, conversation: Conversation) -> None:
+    """Save the new message and its conversation's last activity (as message.save() and
+    conversation.save(update_fields=...) would) in one statement instead of two ORM saves."""
+    conversation.last_message_preview = _preview(message)
+    conversation.unread_count = 0
+    params = _MESSAGE_INSERT.params(message, connection)
+    conversation.last_message_at = message.created_at
+    activity = [
+        field.get_db_prep_save(field.pre_save(conversation, False), connection) for field in _ACTIVITY_FIELDS
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(_MESSAGE_WITH_ACTIVITY, [*params, *activity, conversation.pk])
+        row = cursor.fetchone()
+    if row is None:
+        raise DatabaseError("Save with update_fields did not affect any rows.")  # the conversation is gone
+    ModelInsert.saved(message, row[0], connection)
 
 
 def message_send_to_phone(
@@ -614,20 +641,19 @@ def message_send_to_phone(
             details={"to": phone},
         )
     _validate_outbound(kind=kind, text=text, payload=payload)
+    if is_phone:
+        is_whatsapp = channel.capabilities.identity_kind == ContactIdentity.Kind.WHATSAPP
+        user_id, contact_phone = (recipient.lstrip("+") if is_whatsapp else recipient), recipient
+    else:
+        user_id, contact_phone = recipient, ""
     with transaction.atomic():  # a refused send (closed window, quota) leaves no contact behind
-        if is_phone:
-            contact = contact_for_channel(
-                channel=channel,
-                user_id=recipient.lstrip("+")
-                if channel.capabilities.identity_kind == "whatsapp"
-                else recipient,
-                phone=recipient,
-            )
-        else:
-            contact = contact_for_channel(channel=channel, user_id=recipient)
+        contact, conversation = _known_recipient(channel=channel, user_id=user_id, phone=contact_phone)
+        if contact is None:
+            contact = contact_for_channel(channel=channel, user_id=user_id, phone=contact_phone)
         return _send_to_contact(
             channel=channel,
             contact=contact,
+            conversation=conversation,
             kind=kind,
             text=text,
             payload=payload,
@@ -635,6 +661,23 @@ def message_send_to_phone(
             sender_user=sender_user,
             is_delivered_by_caller=is_delivered_by_caller,
         )
+
+
+def _known_recipient(
+    *, channel: Channel, user_id: str, phone: str
+) -> tuple[Contact | None, Conversation | None]:
+    """What contact_for_channel and _open_conversation find for a recipient already known on this kind of
+    channel, in one query; (None, None) for a new one."""
+    kind = channel.capabilities.identity_kind
+    scope = "" if kind in UNSCOPED_IDENTITIES else channel.external_id
+    found = contact_with_open_conversation(kind=kind, scope=scope, value=user_id, channel_id=channel.id)
+    if found is None:
+        return None, None
+    contact, conversation = found
+    _contact_fill(contact, whatsapp_id=user_id if kind == ContactIdentity.Kind.WHATSAPP else "", phone=phone)
+    if conversation is not None:
+        conversation.channel = channel
+    return contact, conversation
 
 
 def _send_to_contact(
@@ -647,8 +690,9 @@ def _send_to_contact(
     sender_kind: str,
     sender_user,
     is_delivered_by_caller: bool = False,
+    conversation: Conversation | None = None,
 ) -> Message:
-    conversation = _open_conversation(contact=contact, channel=channel)
+    conversation = conversation or _open_conversation(contact=contact, channel=channel)
     return message_send(
         conversation=conversation,
         kind=kind,

@@ -193,3 +193,41 @@ def test_the_list_shows_each_conversation_exactly_as_its_detail_does(api, sandbo
     by_label = api.get("/api/v1/conversations", {"label": "vip"}).json()["results"]
     assert sorted(i["id"] for i in by_label) == sorted([first.id, second.id])
     assert next(i for i in by_label if i["id"] == first.id)["labels"] == ["a-late-payer", "vip"]
+    from api.views import CONVERSATION_ROWS
+
+    assert CONVERSATION_ROWS._result_cache is None  # the shared base is only cloned, never filled
+
+
+def test_the_send_response_shows_the_message_exactly_as_its_detail_does(api, sandbox_channel):
+    """The send response is built without DRF's serializer for speed; it must match the detail."""
+    from api.serializers import MessageOut
+    from api.views import message_out
+
+    template = {"type": "template", "template": {"name": "hello_world", "language": "en_US"}}
+    sent = send(api, sandbox_channel, **template).json()  # not delivered: the worker's task is not run
+    assert sent == api.get(f"/api/v1/messages/{sent['id']}").json()
+    with schema_context("alpha"):
+        message = Message.objects.get(pk=sent["id"])
+        now = timezone.now()
+        message.status, message.error_code, message.error_title = "failed", "131047", "Re-engagement"
+        message.error_detail, message.provider_message_id = "More than 24 hours", "wamid.X"
+        message.payload = {**message.payload, "segments": 2}
+        message.sent_at = message.delivered_at = message.read_at = message.failed_at = now
+        assert message_out(message) == MessageOut(message).data
+        message.payload["segments"] = "2"
+        message.body = "Olá"
+        assert message_out(message) == MessageOut(message).data
+
+
+def test_a_send_to_a_known_number_reads_two_rows(api, sandbox_channel):
+    """The channel, then the contact with its open conversation; nothing else is read from the database."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    template = {"type": "template", "template": {"name": "hello_world", "language": "en_US"}}
+    first = send(api, sandbox_channel, **template).json()
+    with CaptureQueriesContext(connection) as queries:
+        second = send(api, sandbox_channel, **template).json()
+    assert second["conversation_id"] == first["conversation_id"]
+    reads = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("SELECT")]
+    assert len(reads) == 2, reads

@@ -493,3 +493,27 @@ def test_a_reply_going_out_is_a_message_event_not_also_a_conversation_update(alp
         assert not WebhookDelivery.objects.filter(event_type="conversation.updated").exists()
         conversation_set_status(conversation=conversation, status="pending")
         assert list(WebhookDelivery.objects.values_list("event_type", flat=True)) == ["conversation.updated"]
+
+
+def test_an_event_goes_to_the_active_endpoints_that_subscribed_to_it_or_to_everything(alpha):
+    from django.db.models import Q
+
+    from automation.selectors import webhook_endpoint_ids_subscribed
+
+    with schema_context("alpha"):
+        every = WebhookEndpoint.objects.create(url="https://a.example.com/", events=[], secret="s")
+        inactive = WebhookEndpoint.objects.create(url="https://b.example.com/", events=[], secret="s")
+        inactive.is_active = False
+        inactive.save()
+        sent = WebhookEndpoint.objects.create(
+            url="https://c.example.com/", events=["message.received", "message.sent"], secret="s"
+        )
+        WebhookEndpoint.objects.create(url="https://d.example.com/", events=["contact.created"], secret="s")
+        for event_type in ("message.sent", "contact.created", "conversation.resolved"):
+            by_orm = list(
+                WebhookEndpoint.objects.filter(is_active=True)
+                .filter(Q(events=[]) | Q(events__contains=[event_type]))
+                .values_list("id", flat=True)
+            )
+            assert webhook_endpoint_ids_subscribed(event_type=event_type) == by_orm
+        assert webhook_endpoint_ids_subscribed(event_type="message.sent") == [every.id, sent.id]
