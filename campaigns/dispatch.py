@@ -472,10 +472,19 @@ def batch_send(*, run: _Run, items: list[_Item]) -> dict[str, int]:
             if item.message.id not in mine:
                 others.append((item, None))  # another worker has this message: take its outcome
                 continue
-            if not pacer.wait():
-                stop = "paced"
-            elif _is_halted(run.campaign.id):
+            try:  # built before the wait: from the slot to the provider, as little as possible
+                outbound = _outbound(item.message)
+            except Exception as exc:
+                logger.exception("campaign %s: recipient %s", run.campaign.id, item.recipient_id)
+                error = base.ProviderError(
+                    code="invalid_message", title="Message not sendable", detail=str(exc)
+                )
+                others.append((item, base.SendResult(error=error)))
+                continue
+            if _is_halted(run.campaign.id):
                 stop = "halted"
+            elif not pacer.wait():
+                stop = "paced"
             if stop:
                 unsent = [i for i in chunk[index:] if i.message.id in mine]
                 others.extend((i, None) for i in chunk[index:] if i.message.id not in mine)
@@ -486,7 +495,7 @@ def batch_send(*, run: _Run, items: list[_Item]) -> dict[str, int]:
                     _unsent_release(run.campaign.id, unsent + later)
                 break
             try:
-                result = run.provider.send(_outbound(item.message))
+                result = run.provider.send(outbound)
             except Exception:
                 # Whether the provider got it is unknown: shown as such, never resent blindly.
                 logger.exception("campaign %s: recipient %s", run.campaign.id, item.recipient_id)

@@ -449,7 +449,9 @@ class Sandbox:
 
     # -- Cloud API: messages -----------------------------------------------------------------------------
 
-    def api_send(self, phone_number_id: str, authorization: str, raw_body: bytes) -> dict[str, Any]:
+    def api_send(
+        self, phone_number_id: str, authorization: str, raw_body: bytes, *, received_at: float | None = None
+    ) -> dict[str, Any]:
         try:
             body = json.loads(raw_body or b"{}")
         except ValueError as exc:
@@ -476,7 +478,7 @@ class Sandbox:
             config = self.state.config
             if config["fail_rate"] and random.random() < config["fail_rate"]:
                 raise self._injected_error(config["fail_code"])
-            now = time.time()
+            now = received_at if received_at is not None else time.time()
             self._check_rates(number, digits, now)
             wamid = new_wamid()
             is_window_needed = kind not in ("template", "reaction")

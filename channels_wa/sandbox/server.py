@@ -37,7 +37,12 @@ def json_response(data: Any, status: int = 200) -> Response:
 
 
 class Request:
-    def __init__(self, handler: BaseHTTPRequestHandler, method: str, body: bytes) -> None:
+    def __init__(
+        self, handler: BaseHTTPRequestHandler, method: str, body: bytes, received_at: float | None = None
+    ) -> None:
+        # When the request arrived: Meta counts a number's sends per second by arrival, so the rate check
+        # uses this, not the time this process got round to it.
+        self.received_at = received_at if received_at is not None else time.time()
         parts = urlsplit(handler.path)
         self.method = method
         self.path = parts.path
@@ -158,7 +163,9 @@ def build_routes(sandbox: Sandbox) -> list[Route]:
         (
             "POST",
             rf"/{VERSION}/({SEGMENT})/messages",
-            lambda r, i: json_response(sandbox.api_send(i, r.authorization, r.body)),
+            lambda r, i: json_response(
+                sandbox.api_send(i, r.authorization, r.body, received_at=r.received_at)
+            ),
             True,
         ),
         (
@@ -234,8 +241,9 @@ class SandboxHandler(BaseHTTPRequestHandler):
         return self.rfile.read(length) if length else b""
 
     def _handle(self, method: str) -> None:
+        received_at = time.time()
         try:
-            request = Request(self, method, self._read_body())
+            request = Request(self, method, self._read_body(), received_at)
             response = self._route(request)
         except ApiError as exc:
             response = json_response(exc.body, exc.http_status)
