@@ -481,10 +481,10 @@ def batch_send(*, run: _Run, items: list[_Item]) -> dict[str, int]:
                 )
                 others.append((item, base.SendResult(error=error)))
                 continue
-            if _is_halted(run.campaign.id):
-                stop = "halted"
-            elif not pacer.wait():
+            if not pacer.wait():
                 stop = "paced"
+            elif _is_halted(run.campaign.id):  # right before the send: a pause or stop while waiting holds
+                stop = "halted"
             if stop:
                 unsent = [i for i in chunk[index:] if i.message.id in mine]
                 others.extend((i, None) for i in chunk[index:] if i.message.id not in mine)

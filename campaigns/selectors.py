@@ -1,8 +1,13 @@
 from __future__ import annotations
 
+import math
+
+from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import Count, Q, QuerySet
 
 from campaigns.models import Campaign, Recipient
+from channels_wa.models import Channel
+from channels_wa.pacing import send_rate_per_s
 
 FAILED = Q(status=Recipient.Status.FAILED) | Q(status=Recipient.Status.SENT, message__status="failed")
 
@@ -79,3 +84,26 @@ def recipient_row(recipient: Recipient) -> dict:
         "clicks": recipient.click_count,
         "opted_out_at": recipient.opted_out_at.isoformat() if recipient.opted_out_at else None,
     }
+
+
+def campaign_duration_estimate(*, count: int, channel: Channel | None, text: str = "") -> tuple[int, str]:
+    """(seconds, how the channel paces): a QR-session number goes at its human pace (a gap of seconds,
+    typing, a daily cap, quiet hours), every other channel at its rate per second."""
+    if channel is None or not count:
+        return 0, ""
+    if channel.provider == Channel.Provider.QR_SESSION:
+        from channels_wa.providers.qr_session.services import qr_pacing_estimate
+
+        try:
+            estimate = qr_pacing_estimate(
+                channel=channel, recipients=count, average_text_length=len(text) or 80
+            )
+        except ObjectDoesNotExist:
+            pass
+        else:
+            days = f" over {estimate.days} days (daily cap)" if estimate.days > 1 else ""
+            return math.ceil(estimate.duration_s), (
+                f"about {estimate.per_message_s:.0f} s a message, as a person would{days}"
+            )
+    rate = send_rate_per_s(channel=channel)
+    return math.ceil(count / rate), f"{rate:g} msg/s"

@@ -4,12 +4,10 @@ form, call one service and render."""
 from __future__ import annotations
 
 import datetime as dt
-import math
 from zoneinfo import ZoneInfo
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ObjectDoesNotExist
 from django.core.paginator import Paginator
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
@@ -20,6 +18,7 @@ from campaigns.api import recipients_csv
 from campaigns.audience import audience_count, audience_validate, csv_parse
 from campaigns.models import Campaign, Recipient
 from campaigns.selectors import (
+    campaign_duration_estimate,
     campaign_list,
     campaign_stats,
     recipient_failures,
@@ -27,7 +26,6 @@ from campaigns.selectors import (
     recipient_row,
 )
 from channels_wa.models import Channel, Template
-from channels_wa.pacing import send_rate_per_s
 from core.errors import OmniDeskError
 
 PAGE_SIZE = 100
@@ -38,29 +36,6 @@ def _campaign(campaign_id: int) -> Campaign:
     if campaign is None:
         raise Http404("No such campaign")
     return campaign
-
-
-def _estimate(count: int, channel: Channel | None, text: str = "") -> tuple[int, str]:
-    """(seconds, how the channel paces): a QR-session number goes at its human pace (a gap of seconds,
-    typing, a daily cap, quiet hours), every other channel at its rate per second."""
-    if channel is None or not count:
-        return 0, ""
-    if channel.provider == Channel.Provider.QR_SESSION:
-        from channels_wa.providers.qr_session.services import qr_pacing_estimate
-
-        try:
-            estimate = qr_pacing_estimate(
-                channel=channel, recipients=count, average_text_length=len(text) or 80
-            )
-        except ObjectDoesNotExist:
-            pass
-        else:
-            days = f" over {estimate.days} days (daily cap)" if estimate.days > 1 else ""
-            return math.ceil(estimate.duration_s), (
-                f"about {estimate.per_message_s:.0f} s a message, as a person would{days}"
-            )
-    rate = send_rate_per_s(channel=channel)
-    return math.ceil(count / rate), f"{rate:g} msg/s"
 
 
 @login_required
@@ -123,7 +98,9 @@ def audience_preview(request):
         )
     count = audience_count(audience=audience, csv_rows=rows)
     channel = Channel.objects.filter(pk=request.POST.get("channel_id") or 0).first()
-    estimated_s, pace = _estimate(count, channel, request.POST.get("text", ""))
+    estimated_s, pace = campaign_duration_estimate(
+        count=count, channel=channel, text=request.POST.get("text", "")
+    )
     return JsonResponse(
         {
             "count": count,
@@ -234,7 +211,9 @@ def campaign_detail(request, campaign_id: int):
             "rows": [recipient_row(r) for r in page.object_list],
             "status_filter": status,
             "statuses": Recipient.Status.choices,
-            "estimated_s": _estimate(remaining, campaign.channel, campaign.text)[0],
+            "estimated_s": campaign_duration_estimate(
+                count=remaining, channel=campaign.channel, text=campaign.text
+            )[0],
         },
     )
 

@@ -11,16 +11,18 @@ from django.utils import timezone
 
 from channels_wa.models import Channel
 from channels_wa.providers import base
-from core.errors import LimitExceeded, OmniDeskError, ValidationFailed
+from core.errors import LimitExceeded, OmniDeskError
 from inbox.events import emit_conversation, emit_messages
 from inbox.models import Contact, ContactIdentity, Conversation, Message, PendingStatus
 from inbox.services import (
     UNSCOPED_IDENTITIES,
     _apply_pending_statuses,
     _current_plan_messages_per_day,
+    _lock_provider_ids,
+    _payload_for_conversation,
     _preview,
-    _validate_outbound,
-    _window_tag,
+    _validate_for_channel,
+    contact_recipient,
 )
 from tenants.usage import usage_message_consume
 
@@ -40,7 +42,7 @@ def _identities_attach(channel: Channel, contacts: list[Contact]) -> None:
         return
     rows = []
     for contact in contacts:
-        phone = contact.phone or (f"+{contact.whatsapp_id}" if contact.whatsapp_id else "")
+        phone = contact_recipient(contact=contact, channel=channel)
         if phone:
             value = phone.lstrip("+") if kind == ContactIdentity.Kind.WHATSAPP else phone
             rows.append(ContactIdentity(contact=contact, kind=kind, scope="", value=value))
@@ -85,17 +87,11 @@ def messages_queue(
     needed; the caller delivers them (`messages_sent_record` / `message_delivery_record`). Each result is
     the queued Message, or the error that refused that one send (closed window, quota, bad content)."""
     results: list[Message | OmniDeskError | None] = [None] * len(sends)
-    capabilities = channel.capabilities
     now = timezone.now()
     valid: list[int] = []
     for i, send in enumerate(sends):
         try:
-            _validate_outbound(kind=send.kind, text=send.text, payload=send.payload)
-            if send.kind == base.TEMPLATE and not capabilities.supports_templates:
-                raise ValidationFailed(
-                    f"{channel.get_provider_display()} channels have no message templates.",
-                    code="templates_not_supported",
-                )
+            _validate_for_channel(channel=channel, kind=send.kind, text=send.text, payload=send.payload)
             valid.append(i)
         except OmniDeskError as exc:
             results[i] = exc
@@ -109,19 +105,17 @@ def messages_queue(
         allowed: list[int] = []
         for i in valid:
             send = sends[i]
-            payload = dict(send.payload or {})
             try:
-                tag = _window_tag(
-                    conversation=conversations[send.contact.id], channel=channel, kind=send.kind, now=now
+                payloads[i] = _payload_for_conversation(
+                    conversation=conversations[send.contact.id],
+                    kind=send.kind,
+                    text=send.text,
+                    payload=send.payload,
+                    now=now,
                 )
             except OmniDeskError as exc:
                 results[i] = exc
                 continue
-            if tag:
-                payload["tag"] = tag
-            if capabilities.counts_segments and send.text:
-                payload["segments"] = capabilities.segment_count(send.text)
-            payloads[i] = payload
             allowed.append(i)
         allowed = _quota_consume(allowed, results)
         messages = Message.objects.bulk_create(
@@ -208,13 +202,8 @@ def messages_sent_record(*, channel: Channel, sent: list[tuple[Message, base.Sen
     now = timezone.now()
     with transaction.atomic():
         provider_ids = [result.provider_message_id for _, result in sent]
+        _lock_provider_ids(channel.id, provider_ids)  # statuses of these ids wait for this commit
         with connection.cursor() as cursor:
-            # Statuses of these ids wait for this commit (see inbox.services._lock_provider_id).
-            cursor.execute(
-                "SELECT pg_advisory_xact_lock(hashtextextended(k, 0))"
-                " FROM unnest(%s::text[]) AS k ORDER BY k",
-                [[f"{connection.schema_name}:{channel.id}:{p}" for p in provider_ids]],
-            )
             cursor.execute(
                 "UPDATE inbox_message AS m SET status = 'sent', provider_message_id = v.provider_id,"
                 " sent_at = COALESCE(m.sent_at, %s), error_code = '', error_title = ''"

@@ -386,10 +386,15 @@ def _apply_status(message: Message, status: str, occurred_at: datetime, error: P
 
 def _lock_provider_id(channel_id: int, provider_message_id: str) -> None:
     """Serialise a send's outcome and the statuses of one provider id: the later commit sees the other."""
+    _lock_provider_ids(channel_id, [provider_message_id])
+
+
+def _lock_provider_ids(channel_id: int, provider_message_ids: list[str]) -> None:
+    """`_lock_provider_id` for several (a batch's sends), taken in one order so two batches never deadlock."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
-            [f"{connection.schema_name}:{channel_id}:{provider_message_id}"],
+            "SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) FROM unnest(%s::text[]) AS k ORDER BY k",
+            [[f"{connection.schema_name}:{channel_id}:{p}" for p in provider_message_ids]],
         )
 
 
@@ -487,6 +492,30 @@ def _validate_outbound(*, kind: str, text: str, payload: dict | None) -> None:
         )
 
 
+def _validate_for_channel(*, channel: Channel, kind: str, text: str, payload: dict | None) -> None:
+    _validate_outbound(kind=kind, text=text, payload=payload)
+    if kind == base.TEMPLATE and not channel.capabilities.supports_templates:
+        raise ValidationFailed(
+            f"{channel.get_provider_display()} channels have no message templates.",
+            code="templates_not_supported",
+        )
+
+
+def _payload_for_conversation(
+    *, conversation: Conversation, kind: str, text: str, payload: dict | None, now: datetime
+) -> dict:
+    """The payload a message is stored with: its window tag (or refused when the window is closed) and,
+    on channels that count them, its segments."""
+    channel = conversation.channel
+    payload = dict(payload or {})
+    tag = _window_tag(conversation=conversation, channel=channel, kind=kind, now=now)
+    if tag:
+        payload["tag"] = tag
+    if channel.capabilities.counts_segments and text:
+        payload["segments"] = channel.capabilities.segment_count(text)
+    return payload
+
+
 def _current_plan_messages_per_day() -> int | None:
     """The company's daily quota; a request already has its company (and plan) on the connection."""
     company = getattr(connection, "tenant", None)
@@ -544,21 +573,11 @@ def message_send(
     """Queue a reply; it is sent by a worker after commit. Outside the 24-hour window only templates go
     (or, on Messenger and Instagram where the company enabled it, human-agent replies for 7 days).
     `is_delivered_by_caller`: the caller (a paced campaign dispatcher) calls message_deliver itself."""
-    _validate_outbound(kind=kind, text=text, payload=payload)
-    now = timezone.now()
     channel = conversation.channel
-    capabilities = channel.capabilities
-    payload = dict(payload or {})
-    if kind == base.TEMPLATE and not capabilities.supports_templates:
-        raise ValidationFailed(
-            f"{channel.get_provider_display()} channels have no message templates.",
-            code="templates_not_supported",
-        )
-    tag = _window_tag(conversation=conversation, channel=channel, kind=kind, now=now)
-    if tag:
-        payload["tag"] = tag
-    if capabilities.counts_segments and text:
-        payload["segments"] = capabilities.segment_count(text)
+    _validate_for_channel(channel=channel, kind=kind, text=text, payload=payload)
+    payload = _payload_for_conversation(
+        conversation=conversation, kind=kind, text=text, payload=payload, now=timezone.now()
+    )
     usage_message_consume(messages_per_day=_current_plan_messages_per_day())
     with transaction.atomic(savepoint=False):  # inside a caller's transaction this joins it
         message = Message(
