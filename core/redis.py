@@ -9,9 +9,10 @@ from django.conf import settings
 
 
 @lru_cache(maxsize=4)
-def _client(url: str) -> redis.Redis:
+def redis_client(url: str) -> redis.Redis:
+    """The process's client for the Redis at `url` (the broker may be another server than REDIS_URL)."""
     return redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5, health_check_interval=30)
 
 
 def get_redis() -> redis.Redis:
-    return _client(settings.REDIS_URL)
+    return redis_client(settings.REDIS_URL)

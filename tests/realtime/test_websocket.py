@@ -162,16 +162,109 @@ def test_a_burst_of_events_is_sent_whole_and_in_order(caplog):
     for number in range(60):
         send_now("conversation.updated", {"id": number, "status": "open"}, [group])
 
-    async def receive_all():
-        import asyncio
-
-        async def receive_id():
-            return (await asyncio.wait_for(layer.receive(channel), timeout=10))["payload"]["id"]
-
-        return [await receive_id() for _ in range(60)]
-
     try:
-        assert async_to_sync(receive_all)() == list(range(60))
+        ids = [event["payload"]["id"] for event in _received(layer, channel, 60)[0]]
+        assert ids == list(range(60))
     finally:
         async_to_sync(layer.group_discard)(group, channel)
     assert "not sent" not in caplog.text and "dropped" not in caplog.text
+
+
+def _received(layer, channel: str, count: int) -> tuple[list[dict], list[dict]]:
+    """(`count` events, the channel-layer messages that carried them) from a channel, batches unpacked."""
+    import asyncio
+
+    async def receive():
+        events, messages = [], []
+        while len(events) < count:
+            message = await asyncio.wait_for(layer.receive(channel), timeout=10)
+            messages.append(message)
+            events.extend(message["events"] if message["type"] == "realtime.batch" else [message])
+        return events, messages
+
+    return async_to_sync(receive)()
+
+
+def _sender_paused(seconds: float) -> None:
+    """Hold the sender's loop busy, so that events submitted meanwhile queue up together."""
+    import threading
+    import time
+
+    from core.realtime import _sender
+
+    started = threading.Event()
+
+    def hold():
+        started.set()
+        time.sleep(seconds)
+
+    _sender._running_loop().call_soon_threadsafe(hold)
+    assert started.wait(5)
+
+
+def test_events_that_queued_up_go_out_in_one_message_per_group_in_order():
+    from channels.layers import get_channel_layer
+
+    layer = get_channel_layer()
+    company, user = "test-batch.company", "test-batch.user.1"
+
+    async def listen():
+        channel = await layer.new_channel()
+        await layer.group_add(company, channel)
+        await layer.group_add(user, channel)
+        return channel
+
+    channel = async_to_sync(listen)()
+    try:
+        _sender_paused(0.3)
+        for number in range(10):
+            send_now("conversation.updated", {"id": number, "status": "open"}, [company])
+        send_now("user.access_changed", {"user_id": 1}, [user])
+        for number in range(10, 20):
+            send_now("conversation.updated", {"id": number, "status": "open"}, [company])
+        events, messages = _received(layer, channel, 21)
+    finally:
+        async_to_sync(layer.group_discard)(company, channel)
+        async_to_sync(layer.group_discard)(user, channel)
+    # Every event once, in the order emitted: the user's event stays between the company's two runs.
+    assert [e["payload"].get("id", "user") for e in events] == [*range(10), "user", *range(10, 20)]
+    assert [m["type"] for m in messages] == [
+        "realtime.batch",
+        "realtime.event",
+        "realtime.batch",
+    ]
+
+
+def test_a_socket_hears_each_event_of_a_batch(alpha_session):
+    async def scenario():
+        from channels.db import database_sync_to_async
+
+        communicator = WebsocketCommunicator(
+            application,
+            "/ws/",
+            headers=[
+                (b"host", b"alpha.localhost"),
+                (b"origin", b"http://alpha.localhost:8000"),
+                (b"cookie", f"{settings.SESSION_COOKIE_NAME}={alpha_session}".encode()),
+            ],
+        )
+        connected, _ = await communicator.connect()
+        assert connected
+        assert (await communicator.receive_json_from(timeout=5))["type"] == "hello"
+
+        def burst():
+            _sender_paused(0.2)
+            for number in range(5):
+                send_now("conversation.updated", {"id": number, "status": "open"}, [company_group("alpha")])
+            send_now("conversation.updated", {"id": 99, "status": "open"}, [company_group("beta")])
+
+        await database_sync_to_async(burst)()
+        received = [await communicator.receive_json_from(timeout=5) for _ in range(5)]
+        assert received == [
+            {"type": "conversation.updated", "payload": {"id": number, "status": "open"}}
+            for number in range(5)
+        ]
+        assert await communicator.receive_nothing(timeout=0.5)  # beta's event never reaches alpha's socket
+        await communicator.disconnect()
+
+    async_to_sync(scenario)()
