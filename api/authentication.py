@@ -10,7 +10,7 @@ from rest_framework.authentication import BaseAuthentication
 from rest_framework.request import Request
 
 from api.models import ApiKey
-from api.services import api_key_authenticate
+from api.services import api_key_admit, requests_per_minute
 from core.errors import OmniDeskError
 from core.redis import get_redis
 
@@ -77,11 +77,15 @@ class ApiKeyAuthentication(BaseAuthentication):
         header = request.headers.get("Authorization", "")
         if not header.startswith("Bearer "):
             return None
-        key = api_key_authenticate(
-            plaintext=header[7:].strip(), client_ip=request.META.get("REMOTE_ADDR", "")
+        key, rate_decision = api_key_admit(
+            plaintext=header[7:].strip(),
+            client_ip=request.META.get("REMOTE_ADDR", ""),
+            requests_per_minute=requests_per_minute(getattr(request._request, "tenant", None)),
         )
         if key.requires_signature:
             _verify_signature(request, key)
+        if rate_decision is not None:
+            request.rate_decision = rate_decision  # ApiView.check_throttles applies it
         return ApiPrincipal(key=key, scopes=frozenset(key.scopes)), key
 
     def authenticate_header(self, request: Request) -> str:

@@ -18,13 +18,11 @@ from rest_framework.views import APIView
 
 from api.authentication import ApiKeyAuthentication, ApiPrincipal
 from api.scopes import scopes_for_role
-from api.services import api_key_usage_record
+from api.services import api_key_usage_record, rate_limit_bucket, requests_per_minute
 from core.errors import Conflict, LimitExceeded, OmniDeskError, ValidationFailed
-from core.ratelimit import TokenBucket
 from core.redis import get_redis
 
 IDEMPOTENCY_TTL_S = 24 * 3600
-DEFAULT_REQUESTS_PER_MINUTE = 60
 
 
 ID_PATTERN = re.compile(r"^[0-9]{1,18}$")
@@ -113,28 +111,28 @@ class ApiView(APIView):
         return f"user:{user.pk}" if getattr(user, "is_authenticated", False) else None
 
     def check_throttles(self, request):
-        identity = self._rate_identity(request)
-        if identity is None:
-            return
-        tenant = getattr(request, "tenant", None)
-        plan = getattr(tenant, "plan", None)
-        per_minute = plan.api_requests_per_minute if plan else DEFAULT_REQUESTS_PER_MINUTE
-        user = request.user
-        count_use = (
-            (lambda pipe: api_key_usage_record(pipe, key=user.key))
-            if isinstance(user, ApiPrincipal)
-            else None
-        )
-        decision = TokenBucket.per_minute(f"api:{connection.schema_name}:{identity}", per_minute).take(
-            also=count_use
-        )
-        request.rate_decision = decision
+        decision = getattr(request, "rate_decision", None)  # taken with the key's admission
+        if decision is None:
+            identity = self._rate_identity(request)
+            if identity is None:
+                return
+            user = request.user
+            count_use = (
+                (lambda pipe: api_key_usage_record(pipe, key=user.key))
+                if isinstance(user, ApiPrincipal)
+                else None
+            )
+            bucket = rate_limit_bucket(
+                identity=identity, requests_per_minute=requests_per_minute(getattr(request, "tenant", None))
+            )
+            decision = bucket.take(also=count_use)
+            request.rate_decision = decision
         if not decision.is_allowed:
             raise LimitExceeded(
-                f"Rate limit of {per_minute} requests per minute exceeded.",
+                f"Rate limit of {decision.limit} requests per minute exceeded.",
                 details={
                     "retry_after_s": max(1, math.ceil(decision.retry_after_s)),
-                    "limit_per_minute": per_minute,
+                    "limit_per_minute": decision.limit,
                 },
             )
 

@@ -7,16 +7,19 @@ import json
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
 from django.db import connection, transaction
 from django.db.models import F
 from django.db.models.functions import Greatest
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from redis.commands.core import Script
 
 from api.models import ApiKey
 from api.scopes import ALL_SCOPES
 from core.errors import OmniDeskError, ValidationFailed
+from core.ratelimit import TOKEN_BUCKET_TAKE_LUA, RateDecision, TokenBucket
 from core.redis import get_redis
 
 KEY_PREFIX = "od_live_"
@@ -126,7 +129,7 @@ def _key_record(key: ApiKey) -> str:
     )
 
 
-def _key_from_record(text: str) -> ApiKey:
+def _key_from_record(text: str | bytes) -> ApiKey:
     record = json.loads(text)
     for field in ("expires_at", "revoked_at"):
         record[field] = parse_datetime(record[field]) if record[field] else None
@@ -178,12 +181,15 @@ def api_key_usage_flush(*, schema: str) -> int:
     return len(counts)
 
 
-def api_key_authenticate(*, plaintext: str, client_ip: str) -> ApiKey:
-    """The usable key this secret belongs to in the current company, or a refusal saying why."""
+def _prefix_of(plaintext: str) -> str:
     parts = plaintext[len(KEY_PREFIX) :].split("_", 1) if plaintext.startswith(KEY_PREFIX) else []
     if len(parts) != 2:
         raise KeyRefused("The API key is malformed: expected od_live_<prefix>_<secret>.")
-    key = _key_lookup(parts[0])
+    return parts[0]
+
+
+def _key_checked(key: ApiKey | None, *, plaintext: str, client_ip: str) -> ApiKey:
+    """The usable key this secret belongs to in the current company, or a refusal saying why."""
     if key is None or not hmac.compare_digest(key.key_hash, key_hash(plaintext)):
         raise KeyRefused("The API key is not valid for this company.")
     if key.revoked_at is not None:
@@ -197,3 +203,72 @@ def api_key_authenticate(*, plaintext: str, client_ip: str) -> ApiKey:
     if key.requires_signature:
         key = ApiKey.objects.get(pk=key.pk)  # the signing secret is never cached
     return key
+
+
+DEFAULT_REQUESTS_PER_MINUTE = 60
+
+
+def requests_per_minute(tenant) -> int:
+    """The API rate of a company's plan."""
+    plan = getattr(tenant, "plan", None)
+    return plan.api_requests_per_minute if plan else DEFAULT_REQUESTS_PER_MINUTE
+
+
+def rate_limit_bucket(*, identity: str, requests_per_minute: int) -> TokenBucket:
+    """The per-minute bucket of one caller (`key:<prefix>` or `user:<id>`) in the current company."""
+    return TokenBucket.per_minute(f"api:{connection.schema_name}:{identity}", requests_per_minute)
+
+
+# One round trip for a request with a key that needs no more than its hash checked (not revoked, no
+# expiry, no address allowlist, no signed requests): the cached record is read, the hash
+# compared, a token taken and the use counted, all in Redis. Anything else answers 'check' (or 'miss',
+# nothing cached) and Python decides (_key_checked), then the caller takes the token.
+# KEYS: record, bucket, usage counts, last-used times, schemas with usage.
+# ARGV: the secret's hash, capacity, rate per s, now (ISO, for last-used), schema.
+_ADMIT_LUA = (
+    TOKEN_BUCKET_TAKE_LUA
+    + """
+local record = redis.call('GET', KEYS[1])
+if not record then return {'miss'} end
+if record == '' then return {'unknown'} end
+local key = cjson.decode(record)
+if key.key_hash ~= ARGV[1] then return {'unknown'} end
+if key.revoked_at ~= cjson.null or key.expires_at ~= cjson.null or key.requires_signature
+  or #key.allowed_cidrs > 0 then
+  return {'check', record}
+end
+local decision = take(KEYS[2], tonumber(ARGV[2]), tonumber(ARGV[3]), 1)
+redis.call('HINCRBY', KEYS[3], key.id, 1)
+redis.call('HSET', KEYS[4], key.id, ARGV[4])
+redis.call('SADD', KEYS[5], ARGV[5])
+return {'ok', record, decision[1], decision[2]}
+"""
+)
+
+
+@lru_cache(maxsize=4)
+def _admit_script(client) -> Script:
+    return client.register_script(_ADMIT_LUA)
+
+
+def api_key_admit(
+    *, plaintext: str, client_ip: str, requests_per_minute: int
+) -> tuple[ApiKey, RateDecision | None]:
+    """The usable key this secret belongs to in the current company (or a refusal saying why) and, for a
+    plain key, its rate decision and use count from the same Redis round trip: (key, decision), or
+    (key, None) when the caller still has to throttle."""
+    prefix = _prefix_of(plaintext)
+    schema = connection.schema_name
+    bucket = rate_limit_bucket(identity=f"key:{prefix}", requests_per_minute=requests_per_minute)
+    counts, last_used = _usage_slots(schema)
+    answer = _admit_script(get_redis())(
+        keys=[_record_slot(schema, prefix), bucket.key, counts, last_used, USAGE_SCHEMAS],
+        args=[key_hash(plaintext), bucket.capacity, bucket.rate_per_s, timezone.now().isoformat(), schema],
+    )
+    outcome = answer[0]
+    if outcome == b"ok":
+        return _key_from_record(answer[1]), bucket.decision(answer[2], answer[3])
+    if outcome == b"unknown":
+        raise KeyRefused("The API key is not valid for this company.")
+    key = _key_from_record(answer[1]) if outcome == b"check" else _key_lookup(prefix)
+    return _key_checked(key, plaintext=plaintext, client_ip=client_ip), None

@@ -17,11 +17,13 @@ import asyncio
 import json
 import os
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bench.common import (  # noqa: E402
     CEILING_PORT,
+    cpu_seconds,
     drop_database,
     load,
     migrate,
@@ -112,16 +114,29 @@ def main() -> None:
             flush=True,
         )
         totals = {name: ([], 0, 0.0) for name in targets}
+        cpu_s = {name: [0.0, 0.0] for name in targets}  # [the server's, the load generator's]
+        servers = {name: ceiling if "ceiling" in name else server for name in targets}
         chunk = args.requests // args.rounds
         for round_number in range(args.rounds):
             part = bodies[round_number * chunk : (round_number + 1) * chunk]
             for name, (url, host, method) in targets.items():
+                server_cpu, own_cpu = cpu_seconds(servers[name].pid), time.process_time()
                 latencies, errors, elapsed = asyncio.run(
                     load(url, host, part, args.concurrency, headers_for=lambda body: auth, method=method)
                 )
+                cpu_s[name][0] += cpu_seconds(servers[name].pid) - server_cpu
+                cpu_s[name][1] += time.process_time() - own_cpu
                 so_far = totals[name]
                 totals[name] = (so_far[0] + latencies, so_far[1] + errors, so_far[2] + elapsed)
         rps = {name: report(name, *totals[name]) for name in targets}
+        # Where the CPU goes: daphne runs Python under one interpreter lock, so a server that needs N ms of
+        # CPU per request tops out near 1000/N requests a second; the load generator shares the 2 cores.
+        for name in targets:
+            count = len(totals[name][0])
+            print(
+                f"CPU per request, {name}: server {cpu_s[name][0] / count * 1000:.2f} ms, "
+                f"load generator {cpu_s[name][1] / count * 1000:.2f} ms"
+            )
         ceiling_rate = rps["bare insert view (ceiling)"]
         print(
             f"ratio POST messages: {rps['POST /api/v1/messages'] / ceiling_rate:.2f}; "

@@ -123,6 +123,14 @@ def rss_mb(pid: int) -> float:
     ) / 2**20
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a process has used so far."""
+    import psutil
+
+    times = psutil.Process(pid).cpu_times()
+    return times.user + times.system
+
+
 async def load(
     url: str,
     host: str,

@@ -15,30 +15,34 @@ from redis.commands.core import Script
 
 from core.redis import get_redis
 
-_TOKEN_BUCKET_LUA = """
-local key = KEYS[1]
-local capacity = tonumber(ARGV[1])
-local rate = tonumber(ARGV[2])
-local cost = tonumber(ARGV[3])
-local t = redis.call('TIME')
-local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-local state = redis.call('HMGET', key, 'tokens', 'ts')
-local tokens = tonumber(state[1])
-local ts = tonumber(state[2])
-if tokens == nil then
-  tokens = capacity
-  ts = now
+# `take(key, capacity, rate, cost)` -> {allowed (0/1), tokens left (text)}; other scripts that take a token
+# as part of a larger check (api.services' key admission) start with it too.
+TOKEN_BUCKET_TAKE_LUA = """
+local function take(key, capacity, rate, cost)
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+  local state = redis.call('HMGET', key, 'tokens', 'ts')
+  local tokens = tonumber(state[1])
+  local ts = tonumber(state[2])
+  if tokens == nil then
+    tokens = capacity
+    ts = now
+  end
+  tokens = math.min(capacity, tokens + math.max(0, now - ts) * rate)
+  local allowed = 0
+  if tokens >= cost then
+    tokens = tokens - cost
+    allowed = 1
+  end
+  redis.call('HSET', key, 'tokens', tostring(tokens), 'ts', tostring(now))
+  redis.call('PEXPIRE', key, math.ceil((capacity / rate) * 1000) + 1000)
+  return {allowed, tostring(tokens)}
 end
-tokens = math.min(capacity, tokens + math.max(0, now - ts) * rate)
-local allowed = 0
-if tokens >= cost then
-  tokens = tokens - cost
-  allowed = 1
-end
-redis.call('HSET', key, 'tokens', tostring(tokens), 'ts', tostring(now))
-redis.call('PEXPIRE', key, math.ceil((capacity / rate) * 1000) + 1000)
-return {allowed, tostring(tokens)}
 """
+
+_TOKEN_BUCKET_LUA = (
+    TOKEN_BUCKET_TAKE_LUA + "return take(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]))\n"
+)
 
 
 @lru_cache(maxsize=4)
@@ -78,6 +82,10 @@ class TokenBucket:
                 pipe.eval(_TOKEN_BUCKET_LUA, 1, self.key, *args)
                 also(pipe)
                 allowed, tokens_text = pipe.execute()[0]
+        return self.decision(allowed, tokens_text, cost)
+
+    def decision(self, allowed, tokens_text, cost: float = 1) -> RateDecision:
+        """The decision a `take` in Lua answered (allowed, tokens left)."""
         tokens = float(tokens_text)
         missing = max(0.0, cost - tokens)
         return RateDecision(

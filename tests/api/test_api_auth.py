@@ -97,6 +97,42 @@ def test_rate_limit_headers_and_429(api):
     assert int(responses[3]["Retry-After"]) >= 1 and error["details"]["limit_per_minute"] == 3
 
 
+def test_a_wrong_secret_never_spends_the_keys_rate(api, alpha_key):
+    """Requests with the key's prefix but another secret are refused before any token is taken."""
+    Plan.objects.filter(code="pro").update(api_requests_per_minute=3)
+    prefix = alpha_key.key.prefix
+    impostor = Api("alpha.localhost", f"od_live_{prefix}_" + "0" * 48)
+    assert api.get("/api/v1/me").status_code == 200  # the key's record is cached now
+    for _ in range(5):
+        assert_error(impostor.get("/api/v1/me"), 401, "invalid_api_key")
+    assert [api.get("/api/v1/me").status_code for _ in range(3)] == [200, 200, 429]
+
+
+def test_keys_checked_in_python_are_throttled_and_counted_too(alpha):
+    """Keys with an address allowlist, an expiry or signed requests take the two-step path: same limit,
+    same headers, same counting."""
+    flush_api_key_usage()
+    Plan.objects.filter(code="pro").update(api_requests_per_minute=2)
+    for issued in (
+        issue_key("alpha", allowed_cidrs=["127.0.0.0/8"]),
+        issue_key("alpha", expires_at=timezone.now() + timedelta(days=1)),
+    ):
+        api = Api("alpha.localhost", issued.plaintext)
+        responses = [api.get("/api/v1/me") for _ in range(3)]
+        assert [r.status_code for r in responses] == [200, 200, 429]
+        assert [r["X-RateLimit-Remaining"] for r in responses] == ["1", "0", "0"]
+    assert flush_api_key_usage() == 2
+
+
+def test_a_cached_key_that_expires_meanwhile_is_refused(alpha, monkeypatch):
+    issued = issue_key("alpha", expires_at=timezone.now() + timedelta(minutes=5))
+    api = Api("alpha.localhost", issued.plaintext)
+    assert api.get("/api/v1/me").status_code == 200  # cached with its expiry
+    later = timezone.now() + timedelta(minutes=6)
+    monkeypatch.setattr("api.services.timezone.now", lambda: later)
+    assert_error(api.get("/api/v1/me"), 401, "api_key_expired")
+
+
 def test_idempotency_replays_and_conflicts(api):
     key = str(uuid.uuid4())
     first = api.post("/api/v1/conversations/999/notes", {"body": "hi"}, headers={"Idempotency-Key": key})
