@@ -151,7 +151,8 @@ def test_short_links_count_each_recipients_clicks_and_redirect(live_wired):
         from campaigns.selectors import campaign_stats
 
         assert campaign_stats(campaign=campaign)["clicked"] == 1
-    assert client.get(path[:-1] + "0", HTTP_HOST="alpha.localhost").status_code == 404  # forged signature
+    forged = path[:-1] + ("1" if path.endswith("0") else "0")  # one character of the signature changed
+    assert client.get(forged, HTTP_HOST="alpha.localhost").status_code == 404
     assert client.get(path, HTTP_HOST="beta.localhost").status_code == 404  # another company's host
     with schema_context("alpha"):
         assert Campaign.objects.get(pk=campaign.pk).links.get().click_count == 2
