@@ -6,7 +6,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from django.db import DatabaseError, IntegrityError, connection, transaction
-from django.db.models import F
+from django.db.models import Case, F, Q, When
 from django.utils import timezone
 
 from channels_wa.models import Channel
@@ -37,10 +37,16 @@ def _preview(message: Message) -> str:
     return text[:PREVIEW_LENGTH]
 
 
-def _identity_attach(contact: Contact, kind: str, value: str, scope: str = "") -> None:
-    ContactIdentity.objects.bulk_create(
-        [ContactIdentity(contact=contact, kind=kind, scope=scope, value=value)], ignore_conflicts=True
-    )
+def _identity_attach(contact: Contact, kind: str, value: str, scope: str = "") -> bool:
+    """Record the identity for the contact unless somebody holds it already; True when this call did."""
+    table = ContactIdentity._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'INSERT INTO "{table}" ("contact_id", "kind", "scope", "value", "created_at") '
+            "VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING id",
+            [contact.pk, kind, scope, value, timezone.now()],
+        )
+        return cursor.fetchone() is not None
 
 
 def _identity_owner(kind: str, value: str, scope: str) -> int | None:
@@ -75,40 +81,68 @@ def contact_upsert_identity(
 ) -> Contact:
     """The contact known by this identity on this kind of channel, else the one with this phone (the same
     phone on WhatsApp and SMS is one person), else a new contact; the identity is recorded either way."""
+    contact, _ = _contact_upsert(kind=kind, value=value, scope=scope, phone=phone, profile_name=profile_name)
+    return contact
+
+
+def _contact_upsert(
+    *,
+    kind: str,
+    value: str,
+    scope: str = "",
+    phone: str = "",
+    profile_name: str = "",
+    is_identity_unknown: bool = False,
+) -> tuple[Contact, bool]:
+    """contact_upsert_identity, and whether this call created the contact. `is_identity_unknown`: the caller
+    has just looked the identity up in this transaction and nobody holds it (no second lookup)."""
     if kind in UNSCOPED_IDENTITIES:
         scope = ""
-    identity = (
-        ContactIdentity.objects.select_related("contact").filter(kind=kind, scope=scope, value=value).first()
-    )
     whatsapp_id = value if kind == ContactIdentity.Kind.WHATSAPP else ""
-    if identity is not None:
-        contact = identity.contact
-        _contact_fill(contact, whatsapp_id=whatsapp_id, phone=phone, profile_name=profile_name)
-        return contact
-    contact = Contact.objects.filter(whatsapp_id=whatsapp_id).first() if whatsapp_id else None
-    if contact is None and phone:
-        candidates = Contact.objects.filter(phone=phone)
-        if whatsapp_id:  # a contact with another WhatsApp id is another person sharing the phone
-            candidates = candidates.filter(whatsapp_id="")
-        contact = candidates.order_by("id").first()
+    if not is_identity_unknown:
+        identity = (
+            ContactIdentity.objects.select_related("contact")
+            .filter(kind=kind, scope=scope, value=value)
+            .first()
+        )
+        if identity is not None:
+            contact = identity.contact
+            _contact_fill(contact, whatsapp_id=whatsapp_id, phone=phone, profile_name=profile_name)
+            return contact, False
+    contact = _contact_by_number(whatsapp_id=whatsapp_id, phone=phone)
     if contact is None:
         try:
             with transaction.atomic():
                 contact = Contact.objects.create(
                     whatsapp_id=whatsapp_id, phone=phone, profile_name=profile_name
                 )
-                _identity_attach(contact, kind, value, scope)
-                owner = _identity_owner(kind, value, scope)
-                if owner != contact.id:  # another worker recorded this identity first: use its contact
-                    raise IntegrityError("identity taken")
+                if not _identity_attach(contact, kind, value, scope):
+                    raise IntegrityError("identity taken")  # by another worker first: use its contact
                 emit_contact("contact.created", contact)
-                return contact
+                return contact, True
         except IntegrityError:  # created concurrently by another worker
             owner = _identity_owner(kind, value, scope)
             contact = Contact.objects.get(pk=owner) if owner else Contact.objects.get(whatsapp_id=whatsapp_id)
     _identity_attach(contact, kind, value, scope)
     _contact_fill(contact, whatsapp_id=whatsapp_id, phone=phone, profile_name=profile_name)
-    return contact
+    return contact, False
+
+
+def _contact_by_number(*, whatsapp_id: str, phone: str) -> Contact | None:
+    """A contact with this WhatsApp id, else the oldest with this phone (and no other WhatsApp id: that is
+    another person sharing the phone), in one query."""
+    if whatsapp_id:
+        same = (
+            Q(whatsapp_id=whatsapp_id) | Q(phone=phone, whatsapp_id="")
+            if phone
+            else Q(whatsapp_id=whatsapp_id)
+        )
+        first_by = [Case(When(whatsapp_id=whatsapp_id, then=0), default=1), "id"]
+    elif phone:
+        same, first_by = Q(phone=phone), ["id"]
+    else:
+        return None
+    return Contact.objects.filter(same).order_by(*first_by).first()
 
 
 def contact_upsert_whatsapp(*, whatsapp_id: str, phone: str, profile_name: str = "") -> Contact:
@@ -668,7 +702,15 @@ def message_send_to_phone(
     with transaction.atomic():  # a refused send (closed window, quota) leaves no contact behind
         contact, conversation = _known_recipient(channel=channel, user_id=user_id, phone=contact_phone)
         if contact is None:
-            contact = contact_for_channel(channel=channel, user_id=user_id, phone=contact_phone)
+            contact, is_created = _contact_upsert(
+                kind=channel.capabilities.identity_kind,
+                value=user_id,
+                scope=channel.external_id,
+                phone=contact_phone,
+                is_identity_unknown=True,
+            )
+            if is_created:  # nobody else can see it yet: it has no conversation, and none can race ours
+                conversation = _conversation_create(contact=contact, channel=channel)
         return _send_to_contact(
             channel=channel,
             contact=contact,
@@ -735,15 +777,19 @@ def _open_conversation(*, contact: Contact, channel: Channel) -> Conversation:
         return conversation
     try:
         with transaction.atomic():
-            conversation = Conversation.objects.create(
-                contact=contact, channel=channel, department_id=channel.default_department_id
-            )
-            emit_conversation("conversation.created", conversation)
-            return conversation
+            return _conversation_create(contact=contact, channel=channel)
     except IntegrityError:
         return Conversation.objects.exclude(status=Conversation.Status.RESOLVED).get(
             contact=contact, channel=channel
         )
+
+
+def _conversation_create(*, contact: Contact, channel: Channel) -> Conversation:
+    conversation = Conversation.objects.create(
+        contact=contact, channel=channel, department_id=channel.default_department_id
+    )
+    emit_conversation("conversation.created", conversation)
+    return conversation
 
 
 def _outbound(message: Message) -> base.OutboundMessage:

@@ -151,3 +151,57 @@ def test_the_message_and_the_conversations_activity_are_stored_as_the_orm_saves_
         conversation.refresh_from_db()
         assert conversation.last_message_at == message.created_at
         assert conversation.updated_at >= message.created_at and conversation.unread_count == 0
+
+
+def test_a_new_number_gets_a_contact_and_conversation_without_lookups_it_cannot_need(
+    channel, django_capture_on_commit_callbacks
+):
+    """The one read found nobody: the contact is created (after one look for the same number under another
+    identity), and its conversation is created straight away, since no one else can see the contact yet."""
+    with schema_context("alpha"):
+        with capture_realtime_events() as events, django_capture_on_commit_callbacks(execute=True):
+            with CaptureQueriesContext(connection) as queries:
+                message = message_send_to_phone(
+                    channel=channel, phone="+1 555 333 0002", kind="template", payload=TEMPLATE
+                )
+        contact = Contact.objects.get(whatsapp_id="15553330002")
+        assert contact.phone == "+15553330002"
+        assert ContactIdentity.objects.filter(contact=contact, kind="whatsapp", value="15553330002").exists()
+        assert message.conversation.contact_id == contact.id and Conversation.objects.count() == 1
+        sql = [q["sql"] for q in queries.captured_queries if "tenants_" not in q["sql"]]
+        reads = [s for s in sql if s.startswith("SELECT") and "automation_webhookendpoint" not in s]
+        # the one read, the same-number look; no second identity lookup, no conversation lookup
+        assert len(reads) == 2 and "inbox_contactidentity" in reads[0] and 'FROM "inbox_contact"' in reads[1]
+    assert [event for event, _, _ in events] == [
+        "conversation.created",
+        "message.created",
+        "conversation.updated",
+        "message.updated",
+    ]
+
+
+def test_a_new_identity_joins_the_contact_that_has_its_phone(channel):
+    with schema_context("alpha"):
+        imported = Contact.objects.create(phone="+15553330003", name="Imported")  # a CSV import: no identity
+        message = message_send_to_phone(
+            channel=channel, phone="+15553330003", kind="template", payload=TEMPLATE
+        )
+        assert message.conversation.contact_id == imported.id and Contact.objects.count() == 1
+        imported.refresh_from_db()
+        assert imported.whatsapp_id == "15553330003"
+        assert ContactIdentity.objects.get(kind="whatsapp", value="15553330003").contact_id == imported.id
+
+
+def test_an_identity_taken_meanwhile_leaves_no_second_contact(channel):
+    """Another worker recorded the identity between our read and our insert: its contact is used and ours
+    is rolled back."""
+    from inbox import services
+
+    with schema_context("alpha"):
+        other = Contact.objects.create(phone="", whatsapp_id="")
+        ContactIdentity.objects.create(contact=other, kind="whatsapp", value="15553330004")
+        contact, is_created = services._contact_upsert(
+            kind="whatsapp", value="15553330004", phone="+15553330004", is_identity_unknown=True
+        )
+        assert contact.id == other.id and not is_created
+        assert Contact.objects.count() == 1
