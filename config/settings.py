@@ -148,8 +148,10 @@ TEMPLATES = [
 
 WSGI_APPLICATION = None
 ASGI_APPLICATION = "config.asgi.application"
-# Threads that run HTTP requests' Django code (core/asgi.py), reused from request to request.
-HTTP_WORKER_THREADS = int(env("HTTP_WORKER_THREADS", "32"))
+# Threads that run HTTP requests' Django code (core/asgi.py), reused from request to request. As many as
+# the process has database connections: more only wait for the pool, and every runnable thread adds
+# contention for the interpreter lock (32 threads cost ~10% more CPU per API request than 16 under load).
+HTTP_WORKER_THREADS = int(env("HTTP_WORKER_THREADS", env("DATABASE_POOL_MAX_SIZE", "16")))
 
 AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "/login/"
