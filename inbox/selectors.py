@@ -50,6 +50,33 @@ _CONTACT_AND_OPEN_CONVERSATION = (
 )
 
 
+_CONTACT_BY_WHATSAPP_ID_OR_PHONE = (
+    f"SELECT {_CONTACT.sql} FROM {_CONTACT.table} c "
+    "WHERE c.whatsapp_id = %s OR (c.phone = %s AND c.whatsapp_id = '') "
+    "ORDER BY (c.whatsapp_id = %s) DESC, c.id LIMIT 1"
+)
+_CONTACT_BY_WHATSAPP_ID = f"SELECT {_CONTACT.sql} FROM {_CONTACT.table} c WHERE c.whatsapp_id = %s LIMIT 1"
+_CONTACT_BY_PHONE = f"SELECT {_CONTACT.sql} FROM {_CONTACT.table} c WHERE c.phone = %s ORDER BY c.id LIMIT 1"
+
+
+def contact_by_number(*, whatsapp_id: str, phone: str) -> Contact | None:
+    """The contact with this WhatsApp id, else the oldest with this phone (and, when a WhatsApp id is given,
+    no other WhatsApp id: that is another person sharing the phone); one plain query (core/rows.py), as a
+    send to a new number makes it on every request."""
+    if whatsapp_id and phone:
+        sql, params = _CONTACT_BY_WHATSAPP_ID_OR_PHONE, [whatsapp_id, phone, whatsapp_id]
+    elif whatsapp_id:
+        sql, params = _CONTACT_BY_WHATSAPP_ID, [whatsapp_id]
+    elif phone:
+        sql, params = _CONTACT_BY_PHONE, [phone]
+    else:
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    return _CONTACT.instance(row, connection) if row is not None else None
+
+
 def contact_with_open_conversation(
     *, kind: str, scope: str, value: str, channel_id: int
 ) -> tuple[Contact, Conversation | None] | None:

@@ -6,7 +6,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from django.db import DatabaseError, IntegrityError, connection, transaction
-from django.db.models import Case, F, Q, When
+from django.db.models import F
 from django.utils import timezone
 
 from channels_wa.models import Channel
@@ -17,7 +17,7 @@ from core.jobs import enqueue_on_commit
 from core.rows import ModelInsert
 from inbox.events import emit_contact, emit_conversation, emit_message
 from inbox.models import Contact, ContactIdentity, Conversation, Label, Message, Note, PendingStatus
-from inbox.selectors import contact_with_open_conversation
+from inbox.selectors import contact_by_number, contact_with_open_conversation
 from tenants.models import Company
 from tenants.usage import usage_message_consume
 
@@ -109,7 +109,7 @@ def _contact_upsert(
             contact = identity.contact
             _contact_fill(contact, whatsapp_id=whatsapp_id, phone=phone, profile_name=profile_name)
             return contact, False
-    contact = _contact_by_number(whatsapp_id=whatsapp_id, phone=phone)
+    contact = contact_by_number(whatsapp_id=whatsapp_id, phone=phone)
     if contact is None:
         try:
             with transaction.atomic():
@@ -126,23 +126,6 @@ def _contact_upsert(
     _identity_attach(contact, kind, value, scope)
     _contact_fill(contact, whatsapp_id=whatsapp_id, phone=phone, profile_name=profile_name)
     return contact, False
-
-
-def _contact_by_number(*, whatsapp_id: str, phone: str) -> Contact | None:
-    """A contact with this WhatsApp id, else the oldest with this phone (and no other WhatsApp id: that is
-    another person sharing the phone), in one query."""
-    if whatsapp_id:
-        same = (
-            Q(whatsapp_id=whatsapp_id) | Q(phone=phone, whatsapp_id="")
-            if phone
-            else Q(whatsapp_id=whatsapp_id)
-        )
-        first_by = [Case(When(whatsapp_id=whatsapp_id, then=0), default=1), "id"]
-    elif phone:
-        same, first_by = Q(phone=phone), ["id"]
-    else:
-        return None
-    return Contact.objects.filter(same).order_by(*first_by).first()
 
 
 def contact_upsert_whatsapp(*, whatsapp_id: str, phone: str, profile_name: str = "") -> Contact:

@@ -171,7 +171,8 @@ def test_a_new_number_gets_a_contact_and_conversation_without_lookups_it_cannot_
         sql = [q["sql"] for q in queries.captured_queries if "tenants_" not in q["sql"]]
         reads = [s for s in sql if s.startswith("SELECT") and "automation_webhookendpoint" not in s]
         # the one read, the same-number look; no second identity lookup, no conversation lookup
-        assert len(reads) == 2 and "inbox_contactidentity" in reads[0] and 'FROM "inbox_contact"' in reads[1]
+        assert len(reads) == 2 and "inbox_contactidentity" in reads[0]
+        assert "FROM inbox_contact c " in reads[1] and "inbox_conversation" not in reads[1]
     assert [event for event, _, _ in events] == [
         "conversation.created",
         "message.created",
@@ -205,3 +206,22 @@ def test_an_identity_taken_meanwhile_leaves_no_second_contact(channel):
         )
         assert contact.id == other.id and not is_created
         assert Contact.objects.count() == 1
+
+
+def test_the_same_number_look_prefers_the_whatsapp_id_then_the_oldest_free_phone(channel):
+    from inbox.selectors import contact_by_number
+
+    with schema_context("alpha"):
+        assert contact_by_number(whatsapp_id="15553330005", phone="+15553330005") is None
+        assert contact_by_number(whatsapp_id="", phone="") is None
+        someone_else = Contact.objects.create(phone="+15553330005", whatsapp_id="15550000000")
+        oldest = Contact.objects.create(phone="+15553330005", name="Oldest")
+        Contact.objects.create(phone="+15553330005", name="Newer")
+        # another WhatsApp id on the same phone is another person; of the free ones, the oldest
+        assert contact_by_number(whatsapp_id="15553330005", phone="+15553330005").id == oldest.id
+        assert contact_by_number(whatsapp_id="", phone="+15553330005").id == someone_else.id  # SMS: oldest
+        exact = Contact.objects.create(phone="", whatsapp_id="15553330005", tags=["vip"])
+        found = contact_by_number(whatsapp_id="15553330005", phone="+15553330005")
+        assert found.id == exact.id and found.tags == ["vip"]
+        assert contact_by_number(whatsapp_id="15553330005", phone="").id == exact.id
+        assert contact_by_number(whatsapp_id="15559999999", phone="") is None  # never the phone-less ones
