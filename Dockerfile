@@ -16,4 +16,4 @@ RUN pip install --no-cache-dir torch==2.13.0 --index-url https://download.pytorc
 
 USER omnidesk
 EXPOSE 8000
-CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "config.asgi:application"]
+CMD ["python", "scripts/web.py", "--bind", "0.0.0.0", "--port", "8000"]

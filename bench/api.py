@@ -1,6 +1,6 @@
 """API v1 under load through daphne, with key authentication and throttling on (a high limit).
 
-    python bench/api.py [--requests 5000] [--concurrency 32]
+    python bench/api.py [--requests 5000] [--concurrency 32] [--web-processes 1]
 
 Measures POST /api/v1/messages (a template to a new or known number) and GET /api/v1/conversations,
 then the same load against the bare insert view (the ceiling of bench/ingest.py), and prints p50/p99,
@@ -43,6 +43,8 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--latency-concurrency", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=3)
+    # Both servers run alike: the API and the ceiling each as `--web-processes` daphnes (scripts/web.py).
+    parser.add_argument("--web-processes", type=int, default=1)
     args = parser.parse_args()
 
     base_url, env = scratch_env(database=BENCH_DB, redis_db=2, with_ceiling_table=True)
@@ -104,13 +106,17 @@ def main() -> None:
     }
     server = ceiling = None
     try:
-        server = start_daphne(API_PORT, env, "bench-api-daphne.log")
+        server = start_daphne(API_PORT, env, "bench-api-daphne.log", processes=args.web_processes)
         ceiling = start_daphne(
-            CEILING_PORT, {**env, "DJANGO_SETTINGS_MODULE": "bench.ceiling_settings"}, "bench-ceiling.log"
+            CEILING_PORT,
+            {**env, "DJANGO_SETTINGS_MODULE": "bench.ceiling_settings"},
+            "bench-ceiling.log",
+            processes=args.web_processes,
         )
         # Rounds alternate the three targets, so that a busy machine slows them all alike.
         print(
-            f"{args.requests} requests per target at concurrency {args.concurrency}, in {args.rounds} rounds",
+            f"{args.requests} requests per target at concurrency {args.concurrency}, "
+            f"in {args.rounds} rounds; each server {args.web_processes} daphne process(es)",
             flush=True,
         )
         totals = {name: ([], 0, 0.0) for name in targets}

@@ -89,9 +89,19 @@ def start(command: list[str], env: dict[str, str], log_name: str) -> subprocess.
     return subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
 
 
-def start_daphne(port: int, env: dict[str, str], log_name: str) -> subprocess.Popen:
+def start_daphne(port: int, env: dict[str, str], log_name: str, processes: int = 1) -> subprocess.Popen:
+    """The web tier as production runs it (scripts/web.py): `processes` daphne processes on the port."""
     server = start(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
+        [
+            sys.executable,
+            "scripts/web.py",
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--processes",
+            str(processes),
+        ],
         env,
         log_name,
     )
@@ -124,11 +134,11 @@ def rss_mb(pid: int) -> float:
 
 
 def cpu_seconds(pid: int) -> float:
-    """CPU time (user + system) a process has used so far."""
+    """CPU time (user + system) a process and its children (a web tier's daphnes) have used so far."""
     import psutil
 
-    times = psutil.Process(pid).cpu_times()
-    return times.user + times.system
+    process = psutil.Process(pid)
+    return sum(sum(p.cpu_times()[:2]) for p in [process, *process.children(recursive=True)])
 
 
 async def load(

@@ -158,13 +158,14 @@ def run() -> int:
     prepare(port)
     supervisor = Supervisor(
         {
+            # daphne, in WEB_PROCESSES processes (default 1) sharing the port (scripts/web.py).
             "web": [
-                str(BIN / "daphne"),
-                "-b",
+                sys.executable,
+                str(ROOT / "scripts" / "web.py"),
+                "--bind",
                 os.environ.get("BIND", "0.0.0.0"),
-                "-p",
+                "--port",
                 port,
-                "config.asgi:application",
             ],
             # Threads: the work is I/O (database, providers), and one process keeps memory low.
             "worker": [
