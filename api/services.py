@@ -136,14 +136,12 @@ def _key_from_record(text: str | bytes) -> ApiKey:
     return ApiKey(**record)
 
 
-def _key_lookup(prefix: str) -> ApiKey | None:
-    redis = get_redis()
-    slot = _record_slot(connection.schema_name, prefix)
-    cached = redis.get(slot)
-    if cached is not None:
-        return _key_from_record(cached) if cached != b"" else None
+def _key_load(prefix: str) -> ApiKey | None:
+    """The key's row, cached in Redis for the next requests (a miss for a few seconds, so unknown
+    prefixes do not reach the database on every request)."""
     key = ApiKey.objects.filter(prefix=prefix).first()
-    redis.set(slot, _key_record(key) if key else "", ex=KEY_RECORD_TTL_S if key else 5)
+    slot = _record_slot(connection.schema_name, prefix)
+    get_redis().set(slot, _key_record(key) if key else "", ex=KEY_RECORD_TTL_S if key else 5)
     return key
 
 
@@ -270,5 +268,5 @@ def api_key_admit(
         return _key_from_record(answer[1]), bucket.decision(answer[2], answer[3])
     if outcome == b"unknown":
         raise KeyRefused("The API key is not valid for this company.")
-    key = _key_from_record(answer[1]) if outcome == b"check" else _key_lookup(prefix)
+    key = _key_from_record(answer[1]) if outcome == b"check" else _key_load(prefix)  # "miss"
     return _key_checked(key, plaintext=plaintext, client_ip=client_ip), None

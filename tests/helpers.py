@@ -34,3 +34,17 @@ def capture_realtime_events():
     sent: list[tuple[str, dict, list[str]]] = []
     with mock.patch("core.realtime.send_now", side_effect=lambda e, p, g: sent.append((e, p, g))):
         yield sent
+
+
+def staff_socket(session_key: str, *, host: str = "alpha.localhost", origin: str | None = None):
+    """A WebSocket client on `/ws/` for a signed-in staff session on a company host."""
+    from channels.testing import WebsocketCommunicator
+    from django.conf import settings
+
+    from config.asgi import application
+
+    headers = [(b"host", host.encode())]
+    if origin:
+        headers.append((b"origin", origin.encode()))
+    headers.append((b"cookie", f"{settings.SESSION_COOKIE_NAME}={session_key}".encode()))
+    return WebsocketCommunicator(application, "/ws/", headers=headers)

@@ -4,19 +4,16 @@ from __future__ import annotations
 
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
-from channels.testing import WebsocketCommunicator
-from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
 from django.contrib.sessions.backends.db import SessionStore
 from django_tenants.utils import schema_context
 
 from accounts.models import Department, User
 from accounts.services import SESSION_SCHEMA_KEY
-from config.asgi import application
 from core.realtime import company_group, send_now
 from inbox.models import Contact, Conversation
 from tests.channels_wa.webhooks import make_channel
-from tests.helpers import PASSWORD, unique
+from tests.helpers import PASSWORD, staff_socket, unique
 
 
 def session_for(user) -> str:
@@ -60,14 +57,7 @@ def test_agents_hear_only_their_conversations(committed_db):
         return {"id": 1, "conversation_id": conversation.id, "direction": "inbound", "status": "received"}
 
     async def scenario():
-        communicator = WebsocketCommunicator(
-            application,
-            "/ws/",
-            headers=[
-                (b"host", b"alpha.localhost"),
-                (b"cookie", f"{settings.SESSION_COOKIE_NAME}={session_key}".encode()),
-            ],
-        )
+        communicator = staff_socket(session_key)
         assert (await communicator.connect())[0]
         assert (await communicator.receive_json_from(timeout=5))["type"] == "hello"
         group = [company_group("alpha")]
@@ -125,14 +115,7 @@ def test_an_agent_added_to_a_department_hears_its_conversations_at_once(committe
             department_update(department=support, name=support.name, member_ids=[agent.id])
 
     async def scenario():
-        communicator = WebsocketCommunicator(
-            application,
-            "/ws/",
-            headers=[
-                (b"host", b"alpha.localhost"),
-                (b"cookie", f"{settings.SESSION_COOKIE_NAME}={session_key}".encode()),
-            ],
-        )
+        communicator = staff_socket(session_key)
         assert (await communicator.connect())[0]
         assert (await communicator.receive_json_from(timeout=5))["type"] == "hello"
         send = database_sync_to_async(send_now)

@@ -13,6 +13,7 @@ from accounts.services import SESSION_SCHEMA_KEY
 from config.asgi import application
 from core.consumers import CLOSE_FORBIDDEN, CLOSE_NOT_AUTHENTICATED, CLOSE_SUSPENDED, CLOSE_UNKNOWN_COMPANY
 from core.realtime import broadcast_on_commit, company_group, send_now
+from tests.helpers import staff_socket
 
 
 @pytest.fixture
@@ -56,15 +57,7 @@ def close_code(first_message) -> int | None:
 
 def test_staff_user_connects_and_receives_company_events(alpha_session):
     async def scenario():
-        communicator = WebsocketCommunicator(
-            application,
-            "/ws/",
-            headers=[
-                (b"host", b"alpha.localhost"),
-                (b"origin", b"http://alpha.localhost:8000"),
-                (b"cookie", f"{settings.SESSION_COOKIE_NAME}={alpha_session}".encode()),
-            ],
-        )
+        communicator = staff_socket(alpha_session, origin="http://alpha.localhost:8000")
         connected, _ = await communicator.connect()
         assert connected
         hello = await communicator.receive_json_from(timeout=5)
@@ -239,15 +232,7 @@ def test_a_socket_hears_each_event_of_a_batch(alpha_session):
     async def scenario():
         from channels.db import database_sync_to_async
 
-        communicator = WebsocketCommunicator(
-            application,
-            "/ws/",
-            headers=[
-                (b"host", b"alpha.localhost"),
-                (b"origin", b"http://alpha.localhost:8000"),
-                (b"cookie", f"{settings.SESSION_COOKIE_NAME}={alpha_session}".encode()),
-            ],
-        )
+        communicator = staff_socket(alpha_session, origin="http://alpha.localhost:8000")
         connected, _ = await communicator.connect()
         assert connected
         assert (await communicator.receive_json_from(timeout=5))["type"] == "hello"
